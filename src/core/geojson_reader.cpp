@@ -1,0 +1,615 @@
+#include "core/geojson_reader.hpp"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace geo_import::core {
+
+static_assert(kReadPadding >= simdjson::SIMDJSON_PADDING, "the reader's padding must cover simdjson's");
+
+namespace {
+
+namespace od = simdjson::ondemand;
+
+// Positions below a geometry's `coordinates`, by type: 0 is one position.
+int coordinate_levels(GeometryType type) {
+  switch (type) {
+    case GeometryType::Point:
+      return 0;
+    case GeometryType::LineString:
+    case GeometryType::MultiPoint:
+      return 1;
+    case GeometryType::Polygon:
+    case GeometryType::MultiLineString:
+      return 2;
+    case GeometryType::MultiPolygon:
+      return 3;
+    case GeometryType::GeometryCollection:
+      break;
+  }
+  return -1;
+}
+
+bool is_json_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+std::string at_byte(std::size_t offset) { return " at byte " + std::to_string(offset); }
+
+// Finds where values start and end in a document the database has already
+// accepted as JSON; it still checks what it relies on, so that any input ends
+// in an error rather than a read out of bounds.
+class Scanner {
+ public:
+  Scanner(const char* data, std::size_t length) : data_(data), length_(length) {}
+
+  std::size_t skip_space(std::size_t pos) const {
+    while (pos < length_ && is_json_space(data_[pos])) ++pos;
+    return pos;
+  }
+
+  bool at(std::size_t pos, char c) const { return pos < length_ && data_[pos] == c; }
+
+  // Returns the offset just past the value starting at `pos`.
+  std::size_t skip_value(std::size_t pos) const {
+    if (pos >= length_) throw malformed(pos, "expected a value, found the end of the document");
+    const char c = data_[pos];
+    if (c == '"') return skip_string(pos);
+    if (c == '{' || c == '[') return skip_container(pos);
+    std::size_t end = pos;
+    while (end < length_ && !is_json_space(data_[end]) && data_[end] != ',' && data_[end] != ']' &&
+           data_[end] != '}' && data_[end] != ':') {
+      ++end;
+    }
+    if (end == pos) throw malformed(pos, std::string("unexpected '") + c + "'");
+    return end;
+  }
+
+  std::size_t skip_string(std::size_t pos) const {
+    for (std::size_t p = pos + 1; p < length_; ++p) {
+      if (data_[p] == '\\') {
+        ++p;
+      } else if (data_[p] == '"') {
+        return p + 1;
+      }
+    }
+    throw malformed(pos, "unterminated string");
+  }
+
+  DocumentError malformed(std::size_t pos, const std::string& what) const {
+    return DocumentError(DocumentError::Kind::Malformed, pos, "malformed JSON: " + what + at_byte(pos));
+  }
+
+ private:
+  std::size_t skip_container(std::size_t pos) const {
+    std::size_t depth = 0;
+    for (std::size_t p = pos; p < length_; ++p) {
+      const char c = data_[p];
+      if (c == '"') {
+        p = skip_string(p) - 1;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (--depth == 0) return p + 1;
+      }
+    }
+    throw malformed(length_, std::string("the document ends inside the ") + (data_[pos] == '{' ? "object" : "array") +
+                                 " opened" + at_byte(pos));
+  }
+
+  const char* data_;
+  std::size_t length_;
+};
+
+// A JSON string's raw contents when it holds no escapes (all the member names
+// and type names GeoJSON defines); nullopt otherwise.
+std::optional<std::string_view> plain_string(const char* data, std::size_t begin, std::size_t end) {
+  if (end - begin < 2 || data[begin] != '"') return std::nullopt;
+  std::string_view inner(data + begin + 1, end - begin - 2);
+  if (inner.find('\\') != std::string_view::npos) return std::nullopt;
+  return inner;
+}
+
+// Whether a JSON number's text denotes a value a decimal type with exponents
+// up to +-1000 (PostgreSQL's numeric) can hold exactly.
+bool fits_decimal_range(std::string_view number) {
+  std::size_t digits = 0;
+  std::size_t i = 0;
+  while (i < number.size() && number[i] != 'e' && number[i] != 'E') {
+    if (number[i] >= '0' && number[i] <= '9') ++digits;
+    ++i;
+  }
+  if (digits > 100000) return false;
+  if (i == number.size()) return true;
+  ++i;
+  if (i < number.size() && (number[i] == '+' || number[i] == '-')) ++i;
+  while (i < number.size() && number[i] == '0') ++i;
+  return number.size() - i <= 4 && (number.size() == i || std::stoi(std::string(number.substr(i))) <= 1000);
+}
+
+std::string_view trim_right(std::string_view text) {
+  while (!text.empty() && is_json_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+class FeatureError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct DimensionCounts {
+  std::size_t with_z = 0;
+  std::size_t without_z = 0;
+  bool extra_ordinates = false;
+};
+
+}  // namespace
+
+struct GeoJsonReader::Parser {
+  od::parser parser;
+  const char* data = nullptr;
+  Feature* feature = nullptr;
+  od::document* document = nullptr;
+
+  std::size_t where() {
+    const char* location = nullptr;
+    if (document != nullptr && document->current_location().get(location) == simdjson::SUCCESS) {
+      return static_cast<std::size_t>(location - data);
+    }
+    return feature->byte_offset;
+  }
+
+  [[noreturn]] void fail(const std::string& what) { throw FeatureError(what + at_byte(where())); }
+
+  void check(simdjson::error_code error, const std::string& what) {
+    if (error != simdjson::SUCCESS) fail(what + " (" + simdjson::error_message(error) + ")");
+  }
+
+  // Parses the feature or bare geometry between begin and end; `capacity`
+  // counts the readable bytes from begin.
+  void parse(std::size_t begin, std::size_t end, std::size_t capacity, bool bare_geometry, Feature& out) {
+    feature = &out;
+    document = nullptr;
+    od::document doc;
+    simdjson::error_code error = parser.iterate(data + begin, end - begin, capacity).get(doc);
+    if (error != simdjson::SUCCESS) throw FeatureError(std::string(simdjson::error_message(error)) + at_byte(begin));
+    document = &doc;
+    od::object object;
+    check(doc.get_object().get(object), "a feature must be a JSON object");
+    if (bare_geometry) {
+      out.has_geometry = true;
+      read_geometry_object(object, out.geometry);
+      return;
+    }
+    bool saw_type = false;
+    for (auto field : object) {
+      std::string_view key;
+      check(field.unescaped_key().get(key), "unreadable member name");
+      od::value value;
+      check(field.value().get(value), "unreadable member");
+      if (key == "type") {
+        std::string_view type;
+        check(value.get_string().get(type), "a feature's \"type\" must be a string");
+        if (type != "Feature") fail("an element of \"features\" has type \"" + std::string(type) + "\", not \"Feature\"");
+        saw_type = true;
+      } else if (key == "id") {
+        read_id(value);
+      } else if (key == "properties") {
+        bool is_null = false;
+        check(value.is_null().get(is_null), "unreadable properties");
+        if (!is_null) tokenize(value, out.properties);
+      } else if (key == "geometry") {
+        bool is_null = false;
+        check(value.is_null().get(is_null), "unreadable geometry");
+        out.has_geometry = !is_null;
+        if (!is_null) read_geometry(value, out.geometry);
+      }
+    }
+    if (!saw_type) fail("a feature has no \"type\" member");
+  }
+
+  void read_id(od::value value) {
+    od::json_type type;
+    check(value.type().get(type), "unreadable id");
+    if (type == od::json_type::string) {
+      std::string_view id;
+      check(value.get_string().get(id), "unreadable id");
+      feature->id.assign(id);
+      feature->has_id = true;
+    } else if (type == od::json_type::number) {
+      feature->id.assign(trim_right(value.raw_json_token()));
+      feature->has_id = true;
+    } else {
+      feature->notes.emplace_back("id is neither a string nor a number; ignored");
+    }
+  }
+
+  void read_geometry(od::value value, Geometry& geometry) {
+    od::object object;
+    check(value.get_object().get(object), "a geometry must be a JSON object");
+    read_geometry_object(object, geometry);
+  }
+
+  void read_geometry_object(od::object& object, Geometry& geometry) {
+    std::string_view type_name;
+    check(object.find_field_unordered("type").get_string().get(type_name), "a geometry needs a string \"type\"");
+    const std::optional<GeometryType> type = geometry_type_from_name(type_name);
+    if (!type) fail("unknown geometry type \"" + std::string(type_name) + "\"");
+    geometry.type = *type;
+    if (*type == GeometryType::GeometryCollection) {
+      od::array members;
+      check(object.find_field_unordered("geometries").get_array().get(members),
+            "a GeometryCollection needs a \"geometries\" array");
+      for (auto member : members) {
+        od::value value;
+        check(member.get(value), "unreadable geometry");
+        geometry.members.emplace_back();
+        read_geometry(value, geometry.members.back());
+      }
+      settle_collection_dimension(geometry);
+      return;
+    }
+    od::value coordinates;
+    check(object.find_field_unordered("coordinates").get(coordinates),
+          "a " + std::string(type_name) + " needs \"coordinates\"");
+    DimensionCounts dims;
+    read_nested(coordinates, coordinate_levels(*type), geometry, dims);
+    settle_dimension(geometry, dims);
+  }
+
+  // Reads arrays nested `levels` deep down to positions, recording counts.
+  void read_nested(od::value value, int levels, Geometry& geometry, DimensionCounts& dims) {
+    od::array array;
+    check(value.get_array().get(array), levels == 0 ? "a position must be an array of numbers"
+                                                    : "coordinates are not nested as the geometry type requires");
+    if (levels == 0) {
+      read_position(array, geometry, dims);
+      return;
+    }
+    const std::size_t slot = geometry.counts.size();
+    geometry.counts.push_back(0);
+    uint32_t n = 0;
+    for (auto element : array) {
+      od::value child;
+      check(element.get(child), "unreadable coordinates");
+      if (levels == 1) {
+        od::array position;
+        check(child.get_array().get(position), "a position must be an array of numbers");
+        if (!read_position(position, geometry, dims)) fail("a position has no coordinates");
+      } else {
+        read_nested(child, levels - 1, geometry, dims);
+      }
+      ++n;
+    }
+    geometry.counts[slot] = n;
+  }
+
+  // Appends x, y, z (NaN when absent); false for an empty array (POINT EMPTY).
+  bool read_position(od::array& array, Geometry& geometry, DimensionCounts& dims) {
+    double xyz[3] = {0, 0, std::numeric_limits<double>::quiet_NaN()};
+    std::size_t n = 0;
+    for (auto element : array) {
+      double value = 0;
+      const simdjson::error_code error = element.get_double().get(value);
+      if (error == simdjson::INCORRECT_TYPE) fail("a coordinate is not a number");
+      if (error == simdjson::NUMBER_ERROR) fail("a coordinate is out of range");
+      check(error, "unreadable coordinate");
+      if (n < 3) xyz[n] = value;
+      ++n;
+    }
+    if (n == 0) return false;
+    if (n == 1) fail("a position has 1 number; it needs at least 2");
+    geometry.coords.insert(geometry.coords.end(), xyz, xyz + 3);
+    (n >= 3 ? dims.with_z : dims.without_z)++;
+    if (n > 3) dims.extra_ordinates = true;
+    return true;
+  }
+
+  // Positions were read three numbers each; keep Z only if every one has it.
+  void settle_dimension(Geometry& geometry, const DimensionCounts& dims) {
+    if (dims.extra_ordinates) feature->notes.emplace_back("positions with more than 3 numbers: values after Z dropped");
+    if (dims.with_z > 0 && dims.without_z > 0) {
+      feature->notes.emplace_back("mixed 2D and 3D positions in one geometry: Z dropped");
+    }
+    geometry.has_z = true;
+    if (dims.with_z == 0 || dims.without_z > 0) drop_z(geometry);
+  }
+
+  // A collection is 3D only if every member is; members follow the collection.
+  void settle_collection_dimension(Geometry& collection) {
+    bool all_z = !collection.members.empty();
+    bool any_z = false;
+    for (const Geometry& member : collection.members) {
+      all_z = all_z && member.has_z;
+      any_z = any_z || member.has_z;
+    }
+    collection.has_z = all_z;
+    if (any_z && !all_z) {
+      feature->notes.emplace_back("mixed 2D and 3D members in a GeometryCollection: Z dropped");
+      drop_z(collection);
+    }
+  }
+
+  static void drop_z(Geometry& geometry) {
+    for (Geometry& member : geometry.members) drop_z(member);
+    if (!geometry.has_z) return;
+    std::size_t out = 0;
+    for (std::size_t in = 0; in < geometry.coords.size(); in += 3) {
+      geometry.coords[out++] = geometry.coords[in];
+      geometry.coords[out++] = geometry.coords[in + 1];
+    }
+    geometry.coords.resize(out);
+    geometry.has_z = false;
+  }
+
+  void push(Properties& properties, PropertyToken::Kind kind) { properties.tokens.push_back({kind, 0, 0}); }
+
+  void push_text(Properties& properties, PropertyToken::Kind kind, std::string_view text) {
+    const auto offset = static_cast<uint32_t>(properties.text.size());
+    for (char c : text) {
+      if (c == '\0') {
+        properties.text.append("\xEF\xBF\xBD");  // U+FFFD: jsonb cannot hold NUL
+      } else {
+        properties.text.push_back(c);
+      }
+    }
+    properties.tokens.push_back({kind, offset, static_cast<uint32_t>(properties.text.size() - offset)});
+  }
+
+  void tokenize(od::value value, Properties& properties) {
+    using Kind = PropertyToken::Kind;
+    od::json_type type;
+    check(value.type().get(type), "unreadable property");
+    switch (type) {
+      case od::json_type::object: {
+        od::object object;
+        check(value.get_object().get(object), "unreadable property object");
+        push(properties, Kind::BeginObject);
+        for (auto field : object) {
+          std::string_view key;
+          check(field.unescaped_key().get(key), "unreadable property name");
+          push_text(properties, Kind::Key, key);
+          od::value member;
+          check(field.value().get(member), "unreadable property");
+          tokenize(member, properties);
+        }
+        push(properties, Kind::EndObject);
+        break;
+      }
+      case od::json_type::array: {
+        od::array array;
+        check(value.get_array().get(array), "unreadable property array");
+        push(properties, Kind::BeginArray);
+        for (auto element : array) {
+          od::value member;
+          check(element.get(member), "unreadable property");
+          tokenize(member, properties);
+        }
+        push(properties, Kind::EndArray);
+        break;
+      }
+      case od::json_type::string: {
+        std::string_view text;
+        check(value.get_string().get(text), "a property string is not valid (bad escape or UTF-8)");
+        push_text(properties, Kind::String, text);
+        break;
+      }
+      case od::json_type::number: {
+        const std::string_view number = trim_right(value.raw_json_token());
+        push_text(properties, fits_decimal_range(number) ? Kind::Number : Kind::String, number);
+        break;
+      }
+      case od::json_type::boolean: {
+        bool flag = false;
+        check(value.get_bool().get(flag), "unreadable property");
+        push(properties, flag ? Kind::True : Kind::False);
+        break;
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        check(value.is_null().get(is_null), "unreadable property");
+        push(properties, Kind::Null);
+        break;
+      }
+    }
+  }
+};
+
+void Feature::clear() {
+  index = 0;
+  byte_offset = 0;
+  has_id = false;
+  id.clear();
+  properties.clear();
+  has_geometry = false;
+  geometry.clear();
+  notes.clear();
+  error.clear();
+}
+
+GeoJsonReader::GeoJsonReader(const char* data, std::size_t length)
+    : data_(data), length_(length), parser_(std::make_unique<Parser>()) {
+  parser_->data = data;
+  read_top_level();
+}
+
+GeoJsonReader::~GeoJsonReader() = default;
+
+void GeoJsonReader::read_top_level() {
+  const Scanner scanner(data_, length_);
+  std::size_t pos = 0;
+  if (length_ >= 3 && std::memcmp(data_, "\xEF\xBB\xBF", 3) == 0) pos = 3;  // a UTF-8 byte-order mark
+  pos = scanner.skip_space(pos);
+  if (pos >= length_) throw scanner.malformed(pos, "the document is empty");
+  if (data_[pos] != '{') {
+    throw DocumentError(DocumentError::Kind::NotGeoJson, pos,
+                        "the top level is not a JSON object, so it is not GeoJSON" + at_byte(pos));
+  }
+  const std::size_t object_begin = pos;
+  std::optional<std::string_view> type;
+  std::size_t type_offset = pos;
+  std::size_t features_begin = 0;
+  std::size_t features_end = 0;
+  bool has_features = false;
+
+  pos = scanner.skip_space(pos + 1);
+  if (scanner.at(pos, '}')) {
+    throw DocumentError(DocumentError::Kind::NotGeoJson, object_begin,
+                        "the top-level object has no \"type\" member, so it is not GeoJSON" + at_byte(object_begin));
+  }
+  while (true) {
+    if (!scanner.at(pos, '"')) throw scanner.malformed(pos, "expected a member name");
+    const std::size_t key_end = scanner.skip_string(pos);
+    const std::optional<std::string_view> key = plain_string(data_, pos, key_end);
+    pos = scanner.skip_space(key_end);
+    if (!scanner.at(pos, ':')) throw scanner.malformed(pos, "expected ':'");
+    const std::size_t value_begin = scanner.skip_space(pos + 1);
+    const std::size_t value_end = scanner.skip_value(value_begin);
+    if (key == "type") {
+      type = plain_string(data_, value_begin, value_end);
+      type_offset = value_begin;
+      if (!type) {
+        throw DocumentError(DocumentError::Kind::NotGeoJson, value_begin,
+                            "the top-level \"type\" is not a plain string" + at_byte(value_begin));
+      }
+    } else if (key == "features") {
+      has_features = true;
+      features_begin = value_begin;
+      features_end = value_end;
+    } else if (key == "crs") {
+      read_crs(std::string_view(data_ + value_begin, value_end - value_begin));
+    }
+    pos = scanner.skip_space(value_end);
+    if (scanner.at(pos, ',')) {
+      pos = scanner.skip_space(pos + 1);
+      continue;
+    }
+    if (scanner.at(pos, '}')) break;
+    throw scanner.malformed(pos, "expected ',' or '}'");
+  }
+  if (scanner.skip_space(pos + 1) != length_) {
+    throw scanner.malformed(scanner.skip_space(pos + 1), "unexpected data after the top-level object");
+  }
+  if (!type) {
+    throw DocumentError(DocumentError::Kind::NotGeoJson, object_begin,
+                        "the top-level object has no \"type\" member, so it is not GeoJSON" + at_byte(object_begin));
+  }
+
+  if (*type == "FeatureCollection") {
+    kind_ = DocumentKind::FeatureCollection;
+    if (!has_features) {
+      throw DocumentError(DocumentError::Kind::NotGeoJson, object_begin,
+                          "the FeatureCollection has no \"features\" member" + at_byte(object_begin));
+    }
+    if (data_[features_begin] != '[') {
+      throw DocumentError(DocumentError::Kind::NotGeoJson, features_begin,
+                          "\"features\" is not an array" + at_byte(features_begin));
+    }
+    array_end_ = features_end - 1;
+    cursor_ = scanner.skip_space(features_begin + 1);
+    for (std::size_t p = cursor_; p < array_end_;) {
+      p = scanner.skip_space(scanner.skip_value(p));
+      ++feature_count_;
+      if (scanner.at(p, ',')) p = scanner.skip_space(p + 1);
+    }
+  } else if (*type == "Feature") {
+    kind_ = DocumentKind::Feature;
+    feature_count_ = 1;
+  } else if (geometry_type_from_name(*type)) {
+    kind_ = DocumentKind::Geometry;
+    feature_count_ = 1;
+  } else {
+    throw DocumentError(DocumentError::Kind::NotGeoJson, type_offset,
+                        "the top-level type \"" + std::string(*type) +
+                            "\" is not FeatureCollection, Feature or a geometry type" + at_byte(type_offset));
+  }
+  if (kind_ != DocumentKind::FeatureCollection) {
+    cursor_ = object_begin;
+    array_end_ = length_;
+  }
+}
+
+void GeoJsonReader::read_crs(std::string_view crs) {
+  const std::size_t offset = static_cast<std::size_t>(crs.data() - data_);
+  auto unsupported = [&](const std::string& what) {
+    return DocumentError(DocumentError::Kind::Unsupported, offset,
+                         what + at_byte(offset) + "; give the option source_srid instead");
+  };
+  if (crs == "null") return;
+  od::document doc;
+  od::object object;
+  const std::size_t capacity = length_ + kReadPadding - offset;
+  if (parser_->parser.iterate(crs.data(), crs.size(), capacity).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(object) != simdjson::SUCCESS) {
+    throw unsupported("the \"crs\" member is not an object");
+  }
+  std::string_view type;
+  if (object.find_field_unordered("type").get_string().get(type) != simdjson::SUCCESS) {
+    throw unsupported("the \"crs\" member has no string \"type\"");
+  }
+  od::object properties;
+  if (object.find_field_unordered("properties").get_object().get(properties) != simdjson::SUCCESS) {
+    throw unsupported("the \"crs\" member has no \"properties\" object");
+  }
+  if (type == "name") {
+    std::string_view name;
+    if (properties.find_field_unordered("name").get_string().get(name) != simdjson::SUCCESS) {
+      throw unsupported("the named \"crs\" has no string \"name\"");
+    }
+    crs_srid_ = srid_from_crs_name(name);
+    if (!crs_srid_) throw unsupported("the crs name \"" + std::string(name) + "\" is not understood");
+  } else if (type == "EPSG") {
+    int64_t code = 0;
+    if (properties.find_field_unordered("code").get_int64().get(code) != simdjson::SUCCESS || code <= 0 ||
+        code > 999999) {
+      throw unsupported("the EPSG \"crs\" has no valid \"code\"");
+    }
+    crs_srid_ = static_cast<int32_t>(code);
+  } else {
+    throw unsupported("a \"crs\" of type \"" + std::string(type) + "\" is not supported");
+  }
+}
+
+bool GeoJsonReader::next(Feature& feature) {
+  feature.clear();
+  const Scanner scanner(data_, length_);
+  if (kind_ == DocumentKind::FeatureCollection) {
+    if (cursor_ >= array_end_) return false;
+  } else if (next_index_ > 0) {
+    return false;
+  }
+  const std::size_t begin = cursor_;
+  const std::size_t end = kind_ == DocumentKind::FeatureCollection ? scanner.skip_value(begin) : array_end_;
+  feature.index = next_index_++;
+  feature.byte_offset = begin;
+  try {
+    parser_->parse(begin, end, length_ + kReadPadding - begin, kind_ == DocumentKind::Geometry, feature);
+  } catch (const FeatureError& error) {
+    feature.error = error.what();
+  } catch (const simdjson::simdjson_error& error) {
+    feature.error = std::string(error.what()) + at_byte(begin);
+  }
+  cursor_ = scanner.skip_space(end);
+  if (scanner.at(cursor_, ',')) cursor_ = scanner.skip_space(cursor_ + 1);
+  return true;
+}
+
+std::optional<int32_t> srid_from_crs_name(std::string_view name) {
+  if (name == "urn:ogc:def:crs:OGC:1.3:CRS84" || name == "urn:ogc:def:crs:OGC::CRS84" || name == "CRS84") return 4326;
+  std::string_view code;
+  constexpr std::string_view kEpsgPrefix = "EPSG:";
+  constexpr std::string_view kUrnPrefix = "urn:ogc:def:crs:EPSG:";
+  if (name.substr(0, kUrnPrefix.size()) == kUrnPrefix) {
+    code = name.substr(name.rfind(':') + 1);  // "urn:ogc:def:crs:EPSG:[version]:code"
+  } else if (name.substr(0, kEpsgPrefix.size()) == kEpsgPrefix) {
+    code = name.substr(kEpsgPrefix.size());
+  } else {
+    return std::nullopt;
+  }
+  int32_t srid = 0;
+  const auto [end, error] = std::from_chars(code.data(), code.data() + code.size(), srid);
+  if (error != std::errc() || end != code.data() + code.size() || srid <= 0) return std::nullopt;
+  return srid;
+}
+
+}  // namespace geo_import::core

@@ -1,0 +1,46 @@
+// Validates a feature's geometry with GEOS and, when asked, repairs it.
+#pragma once
+
+#include <csignal>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/geometry.hpp"
+
+namespace geo_import::core {
+
+enum class InvalidPolicy { Repair, Skip, Fail };
+
+struct Validation {
+  enum class Outcome { Valid, Repaired, Invalid };
+  Outcome outcome = Outcome::Valid;
+  std::string reason;  // why it was repaired or is invalid, with where
+};
+
+// Thrown when GEOS stopped because the cancel check asked it to.
+class Interrupted : public std::runtime_error {
+ public:
+  Interrupted() : std::runtime_error("interrupted") {}
+};
+
+// One GEOS context (reentrant API), for one import.
+class GeometryValidator {
+ public:
+  // `cancel_requested`, if given, is polled by GEOS during long operations.
+  explicit GeometryValidator(bool (*cancel_requested)() = nullptr);
+  ~GeometryValidator();
+  GeometryValidator(const GeometryValidator&) = delete;
+  GeometryValidator& operator=(const GeometryValidator&) = delete;
+
+  // Checks `geometry` (closing open rings first when repairing) and appends
+  // the EWKB of what is to be stored to `ewkb`, unless the outcome is Invalid.
+  Validation validate(Geometry& geometry, InvalidPolicy policy, int32_t srid, std::vector<uint8_t>& ewkb);
+
+ private:
+  struct Geos;
+  Geos* geos_;
+};
+
+}  // namespace geo_import::core
