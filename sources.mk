@@ -6,15 +6,18 @@ CORE_SOURCES = \
 	src/core/geojson_reader.cpp \
 	src/core/geometry.cpp \
 	src/core/geometry_validation.cpp \
-	src/core/import_pipeline.cpp
+	src/core/import_pipeline.cpp \
+	src/core/import_report.cpp
 
 # The PostgreSQL side.
 PG_SOURCES = \
 	src/pg/entry_points.cpp \
+	src/pg/importer.cpp \
 	src/pg/import_options.cpp \
 	src/pg/access.cpp \
 	src/pg/feature_writer.cpp \
-	src/pg/import_log.cpp
+	src/pg/import_log.cpp \
+	src/pg/spi.cpp
 
 CORE_TEST_SOURCES = \
 	test/core/geojson_reader_test.cpp \
@@ -22,5 +25,5 @@ CORE_TEST_SOURCES = \
 	test/core/import_pipeline_test.cpp
 
 GEO_IMPORT_CXX_STANDARD = 17
-GEO_IMPORT_CXX_WARNINGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+GEO_IMPORT_CXX_WARNINGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
 GEO_IMPORT_LIBS = -lgeos_c -lsimdjson

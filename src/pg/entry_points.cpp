@@ -1,0 +1,74 @@
+// The extension's fmgr entry points, each guarded (see pg_guard.hpp).
+#include <cstring>
+#include <new>
+
+#include "core/geojson_reader.hpp"
+#include "core/geometry_validation.hpp"
+#include "pg/importer.hpp"
+#include "pg/pg_guard.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(import_geojson);
+Datum import_geojson(PG_FUNCTION_ARGS) { return geo_import::pg::guarded_entry(geo_import::pg::import_geojson, fcinfo); }
+}
+
+namespace geo_import::pg {
+
+namespace {
+
+int document_error_sqlstate(core::DocumentError::Kind kind) {
+  switch (kind) {
+    case core::DocumentError::Kind::Malformed:
+      return ERRCODE_INVALID_JSON_TEXT;
+    case core::DocumentError::Kind::NotGeoJson:
+    case core::DocumentError::Kind::Unsupported:
+      break;
+  }
+  return ERRCODE_INVALID_PARAMETER_VALUE;
+}
+
+}  // namespace
+
+Datum guarded_entry(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo) {
+  // Plain buffers: nothing with a destructor may be alive when ereport jumps.
+  ErrorData* pg_error = nullptr;
+  bool interrupted = false;
+  int sqlstate = ERRCODE_INTERNAL_ERROR;
+  char message[4096] = "";
+  char detail[4096] = "";
+  char hint[1024] = "";
+  try {
+    return body(fcinfo);
+  } catch (const PgError& error) {
+    pg_error = error.data;
+  } catch (const SqlError& error) {
+    sqlstate = error.sqlstate;
+    strlcpy(message, error.what(), sizeof message);
+    strlcpy(detail, error.detail.c_str(), sizeof detail);
+    strlcpy(hint, error.hint.c_str(), sizeof hint);
+  } catch (const core::DocumentError& error) {
+    sqlstate = document_error_sqlstate(error.kind);
+    strlcpy(message, error.what(), sizeof message);
+  } catch (const core::Interrupted&) {
+    interrupted = true;
+  } catch (const std::bad_alloc&) {
+    sqlstate = ERRCODE_OUT_OF_MEMORY;
+    strlcpy(message, "geo_import ran out of memory", sizeof message);
+  } catch (const std::exception& error) {
+    strlcpy(message, error.what(), sizeof message);
+  } catch (...) {
+    strlcpy(message, "geo_import failed with an unknown C++ exception", sizeof message);
+  }
+  if (pg_error != nullptr) ReThrowError(pg_error);
+  if (interrupted) {
+    CHECK_FOR_INTERRUPTS();
+    ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("canceling statement due to user request")));
+  }
+  ereport(ERROR, (errcode(sqlstate), errmsg("%s", message), detail[0] != '\0' ? errdetail("%s", detail) : 0,
+                  hint[0] != '\0' ? errhint("%s", hint) : 0));
+  pg_unreachable();
+}
+
+}  // namespace geo_import::pg

@@ -1,0 +1,242 @@
+#include "pg/feature_writer.hpp"
+
+namespace geo_import::pg {
+
+namespace {
+
+// Tuples per table_multi_insert call, as COPY buffers them.
+constexpr int kMaxBufferedTuples = 1000;
+
+// Properties nest no deeper than simdjson's default depth limit.
+constexpr int kMaxPropertyDepth = 1024;
+
+}  // namespace
+
+struct FeatureWriter {
+  Relation relation;
+  EState* estate;
+  ResultRelInfo* result_relation;
+  BulkInsertState bulk_state;
+  CommandId command_id;
+  TupleTableSlot** slots;
+  int capacity;
+  int buffered;
+  int natts;
+  Oid id_sequence;
+  // 0-based column positions
+  int id_column;
+  int layer_column;
+  int collection_column;
+  int index_column;
+  int feature_id_column;
+  int properties_column;
+  int geometry_column;
+  Datum layer_id;
+  Datum collection_id;
+  FmgrInfo from_ewkb;
+  FmgrInfo transform;
+  bool reproject;
+  int32 target_srid;
+  MemoryContext batch_context;
+};
+
+namespace {
+
+int column(Relation relation, const char* name) {
+  const AttrNumber number = get_attnum(RelationGetRelid(relation), name);
+  if (number == InvalidAttrNumber) {
+    elog(ERROR, "geo_import: table %s has no column %s", RelationGetRelationName(relation), name);
+  }
+  return number - 1;
+}
+
+Oid postgis_function(Oid schema, const char* name, int nargs, Oid* argument_types) {
+  List* qualified = list_make2(makeString(get_namespace_name(schema)), makeString(pstrdup(name)));
+  return LookupFuncName(qualified, nargs, argument_types, false);
+}
+
+JsonbValue string_value(const core::Batch& batch, const core::BatchFeature& feature, const core::PropertyToken& token) {
+  JsonbValue value;
+  value.type = jbvString;
+  value.val.string.val = const_cast<char*>(batch.text.data()) + feature.token_text_base + token.text_offset;
+  value.val.string.len = static_cast<int>(token.text_length);
+  return value;
+}
+
+Datum properties_to_jsonb(const core::Batch& batch, const core::BatchFeature& feature) {
+  using Kind = core::PropertyToken::Kind;
+  JsonbParseState* state = nullptr;
+  JsonbValue* result = nullptr;
+  bool in_object[kMaxPropertyDepth + 1];
+  int depth = 0;
+  for (std::size_t i = 0; i < feature.token_count; ++i) {
+    const core::PropertyToken& token = batch.tokens[feature.first_token + i];
+    JsonbValue scalar;
+    switch (token.kind) {
+      case Kind::BeginObject:
+      case Kind::BeginArray:
+        if (depth == kMaxPropertyDepth) elog(ERROR, "geo_import: properties nested too deeply");
+        in_object[++depth] = token.kind == Kind::BeginObject;
+        result = pushJsonbValue(&state, in_object[depth] ? WJB_BEGIN_OBJECT : WJB_BEGIN_ARRAY, nullptr);
+        continue;
+      case Kind::EndObject:
+      case Kind::EndArray:
+        result = pushJsonbValue(&state, token.kind == Kind::EndObject ? WJB_END_OBJECT : WJB_END_ARRAY, nullptr);
+        --depth;
+        continue;
+      case Kind::Key:
+        scalar = string_value(batch, feature, token);
+        result = pushJsonbValue(&state, WJB_KEY, &scalar);
+        continue;
+      case Kind::String:
+        scalar = string_value(batch, feature, token);
+        break;
+      case Kind::Number: {
+        const char* text = pnstrdup(batch.text.data() + feature.token_text_base + token.text_offset, token.text_length);
+        scalar.type = jbvNumeric;
+        scalar.val.numeric = DatumGetNumeric(
+            DirectFunctionCall3(numeric_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+        break;
+      }
+      case Kind::True:
+      case Kind::False:
+        scalar.type = jbvBool;
+        scalar.val.boolean = token.kind == Kind::True;
+        break;
+      case Kind::Null:
+        scalar.type = jbvNull;
+        break;
+    }
+    if (depth == 0) {
+      // A bare scalar is stored as jsonb stores one: a raw scalar array.
+      JsonbValue wrapper;
+      wrapper.type = jbvArray;
+      wrapper.val.array.rawScalar = true;
+      wrapper.val.array.nElems = 1;
+      pushJsonbValue(&state, WJB_BEGIN_ARRAY, &wrapper);
+      pushJsonbValue(&state, WJB_ELEM, &scalar);
+      result = pushJsonbValue(&state, WJB_END_ARRAY, nullptr);
+    } else {
+      result = pushJsonbValue(&state, in_object[depth] ? WJB_VALUE : WJB_ELEM, &scalar);
+    }
+  }
+  return JsonbPGetDatum(JsonbValueToJsonb(result));
+}
+
+Datum geometry_from_ewkb(FeatureWriter* writer, const core::Batch& batch, const core::BatchFeature& feature) {
+  bytea* ewkb = static_cast<bytea*>(palloc(VARHDRSZ + feature.ewkb_length));
+  SET_VARSIZE(ewkb, VARHDRSZ + feature.ewkb_length);
+  memcpy(VARDATA(ewkb), batch.ewkb.data() + feature.ewkb_offset, feature.ewkb_length);
+  Datum geometry = FunctionCall1(&writer->from_ewkb, PointerGetDatum(ewkb));
+  if (writer->reproject) geometry = FunctionCall2(&writer->transform, geometry, Int32GetDatum(writer->target_srid));
+  return geometry;
+}
+
+void flush(FeatureWriter* writer) {
+  if (writer->buffered == 0) return;
+  table_multi_insert(writer->relation, writer->slots, writer->buffered, writer->command_id, 0, writer->bulk_state);
+  for (int i = 0; i < writer->buffered; ++i) {
+    List* recheck =
+        ExecInsertIndexTuples(writer->result_relation, writer->slots[i], writer->estate, false, false, nullptr, NIL);
+    list_free(recheck);
+    ExecClearTuple(writer->slots[i]);
+  }
+  ResetPerTupleExprContext(writer->estate);
+  writer->buffered = 0;
+}
+
+}  // namespace
+
+FeatureWriter* feature_writer_open(const FeatureTarget& target) {
+  FeatureWriter* writer = static_cast<FeatureWriter*>(palloc0(sizeof(FeatureWriter)));
+  writer->relation = table_open(target.relation, RowExclusiveLock);
+  if (writer->relation->trigdesc != nullptr) {
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("table %s has triggers, which geo_import's bulk insert would not fire",
+                           RelationGetRelationName(writer->relation))));
+  }
+  writer->estate = CreateExecutorState();
+  writer->result_relation = makeNode(ResultRelInfo);
+  InitResultRelInfo(writer->result_relation, writer->relation, 1, nullptr, 0);
+  ExecOpenIndices(writer->result_relation, false);
+  writer->bulk_state = GetBulkInsertState();
+  writer->command_id = GetCurrentCommandId(true);
+  writer->estate->es_output_cid = writer->command_id;
+
+  writer->capacity = Min(target.batch_size, kMaxBufferedTuples);
+  writer->slots = static_cast<TupleTableSlot**>(palloc(sizeof(TupleTableSlot*) * writer->capacity));
+  for (int i = 0; i < writer->capacity; ++i) writer->slots[i] = table_slot_create(writer->relation, nullptr);
+
+  writer->natts = RelationGetDescr(writer->relation)->natts;
+  writer->id_column = column(writer->relation, "id");
+  writer->layer_column = column(writer->relation, "layer_id");
+  writer->collection_column = column(writer->relation, "collection_id");
+  writer->index_column = column(writer->relation, "feature_index");
+  writer->feature_id_column = column(writer->relation, "feature_id");
+  writer->properties_column = column(writer->relation, "properties");
+  writer->geometry_column = column(writer->relation, "geom");
+  writer->id_sequence = getIdentitySequence(target.relation, writer->id_column + 1, false);
+  writer->layer_id = target.layer_id;
+  writer->collection_id = target.collection_id;
+
+  Oid geometry_type = TupleDescAttr(RelationGetDescr(writer->relation), writer->geometry_column)->atttypid;
+  Oid from_ewkb_args[] = {BYTEAOID};
+  fmgr_info(postgis_function(target.postgis_schema, "st_geomfromewkb", 1, from_ewkb_args), &writer->from_ewkb);
+  writer->reproject = target.source_srid != target.target_srid;
+  writer->target_srid = target.target_srid;
+  if (writer->reproject) {
+    Oid transform_args[] = {geometry_type, INT4OID};
+    fmgr_info(postgis_function(target.postgis_schema, "st_transform", 2, transform_args), &writer->transform);
+  }
+  writer->batch_context = AllocSetContextCreate(CurrentMemoryContext, "geo_import batch", ALLOCSET_DEFAULT_SIZES);
+  return writer;
+}
+
+void feature_writer_write(FeatureWriter* writer, const core::Batch& batch) {
+  MemoryContext previous = MemoryContextSwitchTo(writer->batch_context);
+  for (const core::BatchFeature& feature : batch.features) {
+    CHECK_FOR_INTERRUPTS();
+    if (feature.outcome == core::BatchFeature::Outcome::Failed) continue;
+    if (writer->buffered == writer->capacity) flush(writer);
+    TupleTableSlot* slot = writer->slots[writer->buffered++];
+    ExecClearTuple(slot);
+    Datum* values = slot->tts_values;
+    bool* isnull = slot->tts_isnull;
+    memset(isnull, true, sizeof(bool) * writer->natts);
+    values[writer->id_column] = Int64GetDatum(nextval_internal(writer->id_sequence, false));
+    values[writer->layer_column] = writer->layer_id;
+    values[writer->collection_column] = writer->collection_id;
+    values[writer->index_column] = Int32GetDatum(static_cast<int32>(feature.index));
+    isnull[writer->id_column] = isnull[writer->layer_column] = isnull[writer->collection_column] =
+        isnull[writer->index_column] = false;
+    if (feature.has_id) {
+      values[writer->feature_id_column] =
+          PointerGetDatum(cstring_to_text_with_len(batch.text.data() + feature.id.offset, feature.id.length));
+      isnull[writer->feature_id_column] = false;
+    }
+    if (feature.has_properties) {
+      values[writer->properties_column] = properties_to_jsonb(batch, feature);
+      isnull[writer->properties_column] = false;
+    }
+    if (feature.has_geometry) {
+      values[writer->geometry_column] = geometry_from_ewkb(writer, batch, feature);
+      isnull[writer->geometry_column] = false;
+    }
+    ExecStoreVirtualTuple(slot);
+  }
+  flush(writer);
+  MemoryContextSwitchTo(previous);
+  MemoryContextReset(writer->batch_context);
+}
+
+void feature_writer_close(FeatureWriter* writer) {
+  ExecCloseIndices(writer->result_relation);
+  FreeBulkInsertState(writer->bulk_state);
+  table_finish_bulk_insert(writer->relation, 0);
+  for (int i = 0; i < writer->capacity; ++i) ExecDropSingleTupleTableSlot(writer->slots[i]);
+  FreeExecutorState(writer->estate);
+  table_close(writer->relation, NoLock);
+  MemoryContextDelete(writer->batch_context);
+}
+
+}  // namespace geo_import::pg

@@ -1,0 +1,30 @@
+// The insert path: a batch's features become rows of geo_features through
+// the table AM's multi-insert and the executor's index insertion, as COPY
+// does it. PostgreSQL calls only; call through pg_call().
+#pragma once
+
+#include "core/import_pipeline.hpp"
+#include "pg/postgres.hpp"
+
+namespace geo_import::pg {
+
+struct FeatureWriter;
+
+struct FeatureTarget {
+  Oid relation;  // geo_features
+  Oid postgis_schema;
+  Datum layer_id;
+  Datum collection_id;
+  int32 source_srid;  // the SRID of the EWKB the core writes
+  int32 target_srid;  // reprojected with ST_Transform when different
+  int batch_size;
+};
+
+FeatureWriter* feature_writer_open(const FeatureTarget& target);
+
+// Inserts the batch's imported and repaired features; failed ones are skipped.
+void feature_writer_write(FeatureWriter* writer, const core::Batch& batch);
+
+void feature_writer_close(FeatureWriter* writer);
+
+}  // namespace geo_import::pg

@@ -1,0 +1,33 @@
+// The rows an import writes besides its features: its import_logs row, its
+// feature collection and its layer. Must run inside SPI_connect.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+namespace geo_import::pg {
+
+struct ImportRecord {
+  const char* schema;  // the extension's schema, quoted
+  Datum file_id;
+  Datum log_id;
+  Datum collection_id;
+  Datum layer_id;
+  MemoryContext context;  // where the ids live
+};
+
+// Inserts the log row with status 'started'.
+void import_log_start(ImportRecord* record);
+
+void import_log_set_total(const ImportRecord* record, int32 total_features);
+
+// Creates the import's feature collection and layer.
+void import_create_collection(ImportRecord* record, const char* collection_name, const char* layer_name,
+                              int32 source_srid, int32 srid);
+
+// Reports cumulative counts through update_import_progress.
+void import_log_progress(const ImportRecord* record, int32 imported, int32 failed, const char* metadata_json);
+
+// Records the final feature counts of the collection and the layer.
+void import_finish(const ImportRecord* record, int32 imported);
+
+}  // namespace geo_import::pg
