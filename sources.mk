@@ -7,7 +7,8 @@ CORE_SOURCES = \
 	src/core/geometry.cpp \
 	src/core/geometry_validation.cpp \
 	src/core/import_pipeline.cpp \
-	src/core/import_report.cpp
+	src/core/import_report.cpp \
+	src/core/json_syntax.cpp
 
 # The PostgreSQL side.
 PG_SOURCES = \
@@ -22,7 +23,8 @@ PG_SOURCES = \
 CORE_TEST_SOURCES = \
 	test/core/geojson_reader_test.cpp \
 	test/core/geometry_validation_test.cpp \
-	test/core/import_pipeline_test.cpp
+	test/core/import_pipeline_test.cpp \
+	test/core/json_syntax_test.cpp
 
 GEO_IMPORT_CXX_STANDARD = 17
 GEO_IMPORT_CXX_WARNINGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register

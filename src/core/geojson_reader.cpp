@@ -1,5 +1,7 @@
 #include "core/geojson_reader.hpp"
 
+#include "core/json_syntax.hpp"
+
 #include <simdjson.h>
 
 #include <charconv>
@@ -34,7 +36,7 @@ int coordinate_levels(GeometryType type) {
 
 bool is_json_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
-std::string at_byte(std::size_t offset) { return " at byte " + std::to_string(offset); }
+std::string at_byte(std::size_t offset) { return " (at byte " + std::to_string(offset) + ")"; }
 
 // Finds where values start and end in a document the database has already
 // accepted as JSON; it still checks what it relies on, so that any input ends
@@ -94,7 +96,7 @@ class Scanner {
       }
     }
     throw malformed(length_, std::string("the document ends inside the ") + (data_[pos] == '{' ? "object" : "array") +
-                                 " opened" + at_byte(pos));
+                                 " opened at byte " + std::to_string(pos));
   }
 
   const char* data_;
@@ -429,8 +431,30 @@ void Feature::clear() {
 
 GeoJsonReader::GeoJsonReader(const char* data, std::size_t length)
     : data_(data), length_(length), parser_(std::make_unique<Parser>()) {
-  parser_->data = data;
+  unwrap_string_document();
+  parser_->data = data_;
   read_top_level();
+}
+
+void GeoJsonReader::unwrap_string_document() {
+  const Scanner scanner(data_, length_);
+  const std::size_t start = scanner.skip_space(0);
+  if (!scanner.at(start, '"')) return;
+  od::document doc;
+  std::string_view text;
+  if (parser_->parser.iterate(data_, length_, length_ + kReadPadding).get(doc) != simdjson::SUCCESS ||
+      doc.get_string().get(text) != simdjson::SUCCESS) {
+    throw DocumentError(DocumentError::Kind::Malformed, start, "malformed JSON: the payload is a broken string");
+  }
+  unwrapped_.reserve(text.size() + kReadPadding);
+  unwrapped_.assign(text);
+  data_ = unwrapped_.data();
+  length_ = unwrapped_.size();
+  unwrapped_.append(kReadPadding, ' ');
+  if (const std::optional<SyntaxError> error = find_json_syntax_error(data_, length_)) {
+    throw DocumentError(DocumentError::Kind::Malformed, error->byte_offset,
+                        "malformed JSON: " + error->message + at_byte(error->byte_offset));
+  }
 }
 
 GeoJsonReader::~GeoJsonReader() = default;
@@ -443,7 +467,7 @@ void GeoJsonReader::read_top_level() {
   if (pos >= length_) throw scanner.malformed(pos, "the document is empty");
   if (data_[pos] != '{') {
     throw DocumentError(DocumentError::Kind::NotGeoJson, pos,
-                        "the top level is not a JSON object, so it is not GeoJSON" + at_byte(pos));
+                        "the payload is not GeoJSON: its top level is not a JSON object" + at_byte(pos));
   }
   const std::size_t object_begin = pos;
   std::optional<std::string_view> type;
@@ -455,7 +479,7 @@ void GeoJsonReader::read_top_level() {
   pos = scanner.skip_space(pos + 1);
   if (scanner.at(pos, '}')) {
     throw DocumentError(DocumentError::Kind::NotGeoJson, object_begin,
-                        "the top-level object has no \"type\" member, so it is not GeoJSON" + at_byte(object_begin));
+                        "the payload is not GeoJSON: its top-level object has no \"type\" member" + at_byte(object_begin));
   }
   while (true) {
     if (!scanner.at(pos, '"')) throw scanner.malformed(pos, "expected a member name");
@@ -492,7 +516,7 @@ void GeoJsonReader::read_top_level() {
   }
   if (!type) {
     throw DocumentError(DocumentError::Kind::NotGeoJson, object_begin,
-                        "the top-level object has no \"type\" member, so it is not GeoJSON" + at_byte(object_begin));
+                        "the payload is not GeoJSON: its top-level object has no \"type\" member" + at_byte(object_begin));
   }
 
   if (*type == "FeatureCollection") {

@@ -77,6 +77,8 @@ struct Feature {
 class GeoJsonReader {
  public:
   // `data` must stay valid, with kReadPadding readable bytes past `length`.
+  // A document that is a JSON string is taken to hold the GeoJSON text (a
+  // file sent as text); byte offsets then count in that text.
   GeoJsonReader(const char* data, std::size_t length);
   ~GeoJsonReader();
   GeoJsonReader(const GeoJsonReader&) = delete;
@@ -93,12 +95,14 @@ class GeoJsonReader {
  private:
   struct Parser;
 
+  void unwrap_string_document();
   void read_top_level();
   void read_crs(std::string_view crs);
 
   const char* data_;
   std::size_t length_;
   std::unique_ptr<Parser> parser_;
+  std::string unwrapped_;  // the GeoJSON text of a string document, padded
   DocumentKind kind_ = DocumentKind::Geometry;
   std::size_t feature_count_ = 0;
   std::optional<int32_t> crs_srid_;

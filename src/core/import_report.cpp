@@ -93,7 +93,7 @@ std::string ImportReport::error_summary() const {
   if (!errors_.empty()) {
     const Entry& first = errors_.front();
     summary += "; first: feature " + std::to_string(first.index);
-    if (first.has_id) summary += " (id " + first.id + ")";
+    if (first.has_id) summary += " (id " + json_quote(first.id) + ")";
     summary += ": " + first.reason;
   }
   return summary;

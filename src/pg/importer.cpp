@@ -69,7 +69,7 @@ std::string settings_json(const ImportCall& call, int32 source_srid, int32 targe
 
 [[noreturn]] void fail_on_invalid(const core::Batch& batch, const core::BatchFeature& feature) {
   std::string message = "feature " + std::to_string(feature.index);
-  if (feature.has_id) message += " (id " + std::string(batch.view(feature.id)) + ")";
+  if (feature.has_id) message += " (id " + core::json_quote(batch.view(feature.id)) + ")";
   message += " cannot be imported: " + std::string(batch.view(feature.reason));
   throw SqlError(ERRCODE_DATA_EXCEPTION, message, "on_invalid is \"fail\", so nothing was imported.",
                  "Use on_invalid \"repair\" or \"skip\" to import the other features.");

@@ -72,7 +72,7 @@ TEST(GeoJsonReader, BadFeatureFailsAloneWithOffset) {
       {"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":["x",2]}},
       {"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[3,4]}}]})");
   ASSERT_EQ(features.size(), 2u);
-  EXPECT_NE(features[0].error.find("not a number at byte"), std::string::npos) << features[0].error;
+  EXPECT_NE(features[0].error.find("not a number (at byte"), std::string::npos) << features[0].error;
   EXPECT_TRUE(features[1].error.empty());
   EXPECT_EQ(features[1].geometry.coords, (std::vector<double>{3, 4}));
 }
