@@ -20,4 +20,7 @@ PG_CXXFLAGS = -std=c++$(GEO_IMPORT_CXX_STANDARD) $(GEO_IMPORT_CXX_WARNINGS) -Isr
 # it would compile every C++ file a second time with clang.
 override with_llvm = no
 
+# Rebuild objects when a header they include changes.
+override autodepend = yes
+
 include $(PGXS)
