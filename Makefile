@@ -7,7 +7,6 @@ OBJS = $(CORE_SOURCES:.cpp=.o) $(PG_SOURCES:.cpp=.o)
 DATA = $(wildcard geo_import--*.sql)
 
 REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
-REGRESS_OPTS = --load-extension=postgis
 
 SHLIB_LINK = $(GEO_IMPORT_LIBS) -lstdc++
 

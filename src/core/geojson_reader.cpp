@@ -164,6 +164,7 @@ struct GeoJsonReader::Parser {
   [[noreturn]] void fail(const std::string& what) { throw FeatureError(what + at_byte(where())); }
 
   void check(simdjson::error_code error, const std::string& what) {
+    if (error == simdjson::INCORRECT_TYPE) fail(what);
     if (error != simdjson::SUCCESS) fail(what + " (" + simdjson::error_message(error) + ")");
   }
 
