@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# pg_dump of a database with imports, restored into an empty database, keeps
+# every row of the extension's four tables, the feature id sequence, and the
+# cascade from project_files (SPEC §2). Needs the cluster environment
+# (PGHOST, PGPORT, PGUSER) that scripts/test.sh exports.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+source_db=geo_import_dump_source
+target_db=geo_import_dump_target
+dump_file=$(mktemp /tmp/geo_import_dump.XXXXXX)
+trap 'rm -f "$dump_file"' EXIT
+
+psql_quiet() { psql -X -q -v ON_ERROR_STOP=1 -v client_min_messages=warning "$@"; }
+fail() { echo "not ok - $*"; exit 1; }
+
+echo "1..5"
+for db in "$source_db" "$target_db"; do
+  psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
+done
+psql_quiet -d "$source_db" -f test/fixtures/supabase.sql -f test/fixtures/seed.sql \
+  -c "SET client_min_messages = warning" -c "CREATE EXTENSION geo_import CASCADE"
+# Two imports as a project member, the PostgREST way, one of them repaired.
+for file in f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1 f2f2f2f2-f2f2-f2f2-f2f2-f2f2f2f2f2f2; do
+  member=$([ "$file" = f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1 ] && echo aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa || echo bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb)
+  psql_quiet -d "$source_db" >/dev/null <<SQL
+BEGIN;
+SET LOCAL ROLE authenticated;
+SELECT set_config('request.jwt.claims', '{"sub":"$member","role":"authenticated"}', true);
+SELECT status FROM import_geojson('$file', '{"type":"FeatureCollection","features":[
+  {"type":"Feature","id":"a","properties":{"n":1},"geometry":{"type":"Point","coordinates":[1,2]}},
+  {"type":"Feature","id":"b","properties":{"n":2},"geometry":{"type":"Polygon","coordinates":[[[0,0],[2,2],[2,0],[0,2],[0,0]]]}}]}');
+COMMIT;
+SQL
+
+done
+
+snapshot() {
+  psql -X -At -d "$1" -c "
+    SELECT 'import_logs', count(*), md5(string_agg(id::text || status || imported_count || coalesce(metadata::text, ''), ',' ORDER BY id)) FROM import_logs
+    UNION ALL SELECT 'feature_collections', count(*), md5(string_agg(id::text || name, ',' ORDER BY id)) FROM feature_collections
+    UNION ALL SELECT 'layers', count(*), md5(string_agg(id::text || collection_id::text, ',' ORDER BY id)) FROM layers
+    UNION ALL SELECT 'geo_features', count(*), md5(string_agg(id || layer_id::text || coalesce(feature_id, '') || properties::text || ST_AsEWKT(geom), ',' ORDER BY id)) FROM geo_features"
+}
+
+before=$(snapshot "$source_db")
+pg_dump -Fc -d "$source_db" -f "$dump_file"
+restore_log=$(pg_restore -d "$target_db" "$dump_file" 2>&1) || true
+echo "$restore_log" | sed 's/^/# pg_restore: /'
+after=$(snapshot "$target_db")
+
+passed=0
+check() {
+  if [ "$2" = "$3" ]; then echo "ok - $1"; passed=$((passed + 1)); else echo "not ok - $1"; echo "#   expected: $2"; echo "#   got:      $3"; failed=1; fi
+}
+failed=0
+check "the four tables hold the same rows after pg_dump/pg_restore" "$before" "$after"
+check "restore reported no error except the publication CREATE EXTENSION already made" "" \
+  "$(echo "$restore_log" | grep -E 'error:' | grep -v 'publication "supabase_realtime" already exists' | grep -v 'errors ignored on restore' || true)"
+check "import_logs is still in supabase_realtime" "1" \
+  "$(psql -X -At -d "$target_db" -c "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'supabase_realtime' AND tablename = 'import_logs'")"
+
+# A new import after restore continues the feature id sequence.
+psql_quiet -d "$target_db" -c "SELECT status FROM import_geojson('f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1', '{\"type\":\"Point\",\"coordinates\":[5,5]}')" >/dev/null
+check "feature ids keep growing after restore" "5" "$(psql -X -At -d "$target_db" -c "SELECT count(DISTINCT id) FROM geo_features")"
+
+# Deleting a project file still removes its imports (the cascade survived).
+psql_quiet -d "$target_db" -c "DELETE FROM project_files WHERE id = 'f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1'"
+check "deleting a file after restore removes its logs, collections, layers, features" "0|0|0|0|2" \
+  "$(psql -X -At -d "$target_db" -c "SELECT (SELECT count(*) FROM import_logs WHERE project_file_id = 'f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1'),
+    (SELECT count(*) FROM feature_collections WHERE project_file_id = 'f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1'),
+    (SELECT count(*) FROM layers WHERE project_file_id = 'f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1'),
+    (SELECT count(*) FROM geo_features f JOIN layers l ON l.id = f.layer_id WHERE l.project_file_id = 'f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1'),
+    (SELECT count(*) FROM geo_features)" | tr '\n' ' ' | sed 's/ $//')"
+
+for db in "$source_db" "$target_db"; do psql_quiet -d postgres -c "DROP DATABASE $db"; done
+[ "$failed" -eq 0 ]
