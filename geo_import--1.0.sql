@@ -47,8 +47,14 @@ CREATE TABLE @extschema@.feature_collections (
   source_srid integer NOT NULL,
   srid integer NOT NULL,
   feature_count integer NOT NULL DEFAULT 0,
+  -- The import that made it, and that import's final counts and reasons,
+  -- written in the import's own transaction: what settles its log once that
+  -- transaction has committed.
+  import_log_id uuid,
+  import_report jsonb,
   created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+CREATE INDEX feature_collections_import_log_id_idx ON @extschema@.feature_collections (import_log_id);
 CREATE INDEX feature_collections_project_file_id_idx
   ON @extschema@.feature_collections (project_file_id);
 
@@ -91,7 +97,9 @@ CREATE TABLE @extschema@.import_logs (
   layer_id uuid REFERENCES @extschema@.layers (id) ON DELETE SET NULL,
   metadata jsonb DEFAULT '{}'::jsonb,
   created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-  updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+  updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  -- The importing (sub)transaction: its fate decides the terminal status.
+  import_xid xid8
 );
 CREATE INDEX import_logs_project_file_id_idx ON @extschema@.import_logs (project_file_id);
 CREATE INDEX import_logs_status_idx ON @extschema@.import_logs (status);
@@ -220,6 +228,95 @@ BEGIN
 END
 $$;
 
+-- Gives a log whose import is over its one terminal status, decided by the
+-- importing transaction's fate: completed, with the counts the import wrote
+-- in that transaction, if and only if it committed; failed otherwise, with
+-- `p_reason` when the importer left one. A log whose import still runs, that
+-- is already terminal, or whose progress worker is alive (it holds an
+-- advisory lock on the log and settles it itself, with the reason) is left
+-- alone. Returns the log's status.
+-- The first key of the advisory lock an import's progress worker holds on
+-- its log (the second is hashtext of the log id).
+CREATE FUNCTION @extschema@.geo_import_worker_lock_class()
+RETURNS integer
+LANGUAGE sql IMMUTABLE
+AS 'SELECT 1734700649';
+
+CREATE FUNCTION @extschema@.geo_import_settle(p_import_log_id uuid, p_reason text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_log record;
+  v_collection record;
+  v_fate text;
+BEGIN
+  SELECT status, import_xid INTO v_log
+    FROM @extschema@.import_logs WHERE id OPERATOR(pg_catalog.=) p_import_log_id FOR UPDATE;
+  IF NOT FOUND OR v_log.status OPERATOR(pg_catalog.=) ANY (ARRAY['completed', 'failed'])
+     OR NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@.geo_import_worker_lock_class(),
+                                                 pg_catalog.hashtext(p_import_log_id::text)) THEN
+    RETURN v_log.status;
+  END IF;
+  v_fate := CASE WHEN v_log.import_xid IS NULL THEN 'aborted' ELSE pg_catalog.pg_xact_status(v_log.import_xid) END;
+  IF v_fate OPERATOR(pg_catalog.=) 'in progress' THEN
+    RETURN v_log.status;
+  END IF;
+  SELECT c.id, c.import_report, l.id AS layer_id INTO v_collection
+    FROM @extschema@.feature_collections c
+    LEFT JOIN @extschema@.layers l ON l.collection_id OPERATOR(pg_catalog.=) c.id
+   WHERE c.import_log_id OPERATOR(pg_catalog.=) p_import_log_id AND c.import_report IS NOT NULL
+   LIMIT 1;
+  -- A committed import always left its report; without one it did not finish.
+  IF v_collection.id IS NOT NULL THEN
+    UPDATE @extschema@.import_logs
+       SET status = 'completed',
+           total_features = (v_collection.import_report ->> 'total_features')::integer,
+           imported_count = (v_collection.import_report ->> 'imported_count')::integer,
+           failed_count = (v_collection.import_report ->> 'failed_count')::integer,
+           collection_id = v_collection.id,
+           layer_id = v_collection.layer_id,
+           metadata = v_collection.import_report
+     WHERE id OPERATOR(pg_catalog.=) p_import_log_id;
+    RETURN 'completed';
+  END IF;
+  UPDATE @extschema@.import_logs
+     SET status = 'failed',
+         metadata = coalesce(metadata, '{}'::jsonb) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+           'error', coalesce(p_reason, CASE WHEN v_fate OPERATOR(pg_catalog.=) 'committed'
+                                            THEN 'the import did not finish'
+                                            ELSE 'the import''s transaction was rolled back' END))
+   WHERE id OPERATOR(pg_catalog.=) p_import_log_id;
+  RETURN 'failed';
+END
+$$;
+
+-- Settles every log left started or processing by an import that is over,
+-- e.g. after a server crash. Each import's worker runs it when it starts.
+-- Returns how many logs it settled.
+CREATE FUNCTION @extschema@.geo_import_reap()
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_id uuid;
+  v_settled integer := 0;
+BEGIN
+  FOR v_id IN
+    SELECT id FROM @extschema@.import_logs
+     WHERE status OPERATOR(pg_catalog.=) ANY (ARRAY['started', 'processing'])
+       AND (import_xid IS NULL OR pg_catalog.pg_xact_status(import_xid) OPERATOR(pg_catalog.<>) 'in progress')
+  LOOP
+    IF @extschema@.geo_import_settle(v_id) OPERATOR(pg_catalog.=) ANY (ARRAY['completed', 'failed']) THEN
+      v_settled := v_settled + 1;
+    END IF;
+  END LOOP;
+  RETURN v_settled;
+END
+$$;
+
 CREATE FUNCTION @extschema@.import_geojson(
   file_id uuid,
   payload json,
@@ -294,6 +391,9 @@ REVOKE ALL ON FUNCTION
   @extschema@.geo_import_forget_project_file(),
   @extschema@.geo_import_attach_project_files(),
   @extschema@.update_import_progress(uuid, integer, integer, uuid, uuid, jsonb),
+  @extschema@.geo_import_worker_lock_class(),
+  @extschema@.geo_import_settle(uuid, text),
+  @extschema@.geo_import_reap(),
   @extschema@.import_geojson(uuid, json, jsonb)
 FROM PUBLIC;
 -- The policies call these as the reading user; import_geojson decides access

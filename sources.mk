@@ -18,6 +18,7 @@ PG_SOURCES = \
 	src/pg/access.cpp \
 	src/pg/feature_writer.cpp \
 	src/pg/import_log.cpp \
+	src/pg/progress_worker.cpp \
 	src/pg/spi.cpp
 
 CORE_TEST_SOURCES = \

@@ -11,9 +11,13 @@ SELECT set_config('request.jwt.claims', :'member_claims', true) IS NOT NULL AS c
 SELECT status, total_features, imported_count, failed_count, repaired_count, error_summary
   FROM import_geojson(file_id => 'f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1', payload => :'point',
                       options => '{"collection_name":"member import"}');
--- The member reads back the import through RLS.
+COMMIT;
+-- The member reads back the import, and its log, through RLS.
+BEGIN;
+SET LOCAL ROLE authenticated;
+SELECT set_config('request.jwt.claims', :'member_claims', true) IS NOT NULL AS claims_set;
 SELECT l.status, l.imported_count, c.name, f.feature_id, f.properties, ST_AsText(f.geom)
-  FROM import_logs l
+  FROM test_last_log() l
   JOIN feature_collections c ON c.id = l.collection_id
   JOIN geo_features f ON f.collection_id = c.id;
 COMMIT;

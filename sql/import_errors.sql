@@ -40,8 +40,12 @@ SELECT status, total_features, imported_count, failed_count, error_summary
     {"type":"Polygon"},
     42,
     {"type":"Feature","properties":{"s":"nul\u0000here","big":1e400},"geometry":{"type":"Point","coordinates":[1,2]}}]}');
-SELECT jsonb_pretty(metadata -> 'errors') FROM import_logs ORDER BY created_at DESC LIMIT 1;
+SELECT status, jsonb_pretty(metadata -> 'errors') FROM test_last_log();
 SELECT properties FROM geo_features ORDER BY id DESC LIMIT 1;
 
--- Of all these calls only the last one added rows (one import, one feature).
+-- Of all these calls only the last one added rows (one import, one feature);
+-- each import that started and then failed left its log, failed, with why.
 SELECT * FROM test_row_counts();
+SELECT test_all_settled();
+SELECT status, metadata ->> 'error' AS error FROM import_logs
+ WHERE status = 'failed' ORDER BY created_at;

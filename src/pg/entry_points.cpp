@@ -6,9 +6,19 @@
 #include "core/geometry_validation.hpp"
 #include "pg/importer.hpp"
 #include "pg/pg_guard.hpp"
+#include "pg/progress_worker.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
+
+void _PG_init(void) {
+  DefineCustomBoolVariable("geo_import.live_progress",
+                           "Publishes an import's progress from a background worker while it runs.",
+                           "When off, the import writes its log in its own transaction: subscribers see the "
+                           "progress when it commits.",
+                           &geo_import::pg::live_progress, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  MarkGUCPrefixReserved("geo_import");
+}
 
 PG_FUNCTION_INFO_V1(import_geojson);
 Datum import_geojson(PG_FUNCTION_ARGS) { return geo_import::pg::guarded_entry(geo_import::pg::import_geojson, fcinfo); }
@@ -61,6 +71,8 @@ Datum guarded_entry(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo) {
   } catch (...) {
     strlcpy(message, "geo_import failed with an unknown C++ exception", sizeof message);
   }
+  // An import's progress worker records why it failed.
+  progress_channel_fail(pg_error != nullptr ? pg_error->message : interrupted ? "canceled" : message);
   if (pg_error != nullptr) ReThrowError(pg_error);
   if (interrupted) {
     CHECK_FOR_INTERRUPTS();

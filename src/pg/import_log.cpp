@@ -16,14 +16,12 @@ Datum insert_returning_id(const ImportRecord* record, const char* sql, int nargs
 
 }  // namespace
 
-void import_log_start(ImportRecord* record) {
-  Oid types[] = {UUIDOID};
-  Datum values[] = {record->file_id};
-  record->log_id = insert_returning_id(
-      record,
-      psprintf("INSERT INTO %s.import_logs (project_file_id, status) VALUES ($1, 'started') RETURNING id",
-               record->schema),
-      1, types, values);
+void import_log_start(const ImportRecord* record) {
+  Oid types[] = {UUIDOID, UUIDOID};
+  Datum values[] = {record->log_id, record->file_id};
+  spi_run(psprintf("INSERT INTO %s.import_logs (id, project_file_id, status) VALUES ($1, $2, 'started')",
+                   record->schema),
+          2, types, values);
 }
 
 void import_log_set_total(const ImportRecord* record, int32 total_features) {
@@ -36,15 +34,15 @@ void import_log_set_total(const ImportRecord* record, int32 total_features) {
 
 void import_create_collection(ImportRecord* record, const char* collection_name, const char* layer_name,
                               int32 source_srid, int32 srid) {
-  Oid collection_types[] = {UUIDOID, TEXTOID, INT4OID, INT4OID};
+  Oid collection_types[] = {UUIDOID, TEXTOID, INT4OID, INT4OID, UUIDOID};
   Datum collection_values[] = {record->file_id, CStringGetTextDatum(collection_name), Int32GetDatum(source_srid),
-                               Int32GetDatum(srid)};
+                               Int32GetDatum(srid), record->log_id};
   record->collection_id = insert_returning_id(
       record,
-      psprintf("INSERT INTO %s.feature_collections (project_file_id, name, source_srid, srid)"
-               " VALUES ($1, $2, $3, $4) RETURNING id",
+      psprintf("INSERT INTO %s.feature_collections (project_file_id, name, source_srid, srid, import_log_id)"
+               " VALUES ($1, $2, $3, $4, $5) RETURNING id",
                record->schema),
-      4, collection_types, collection_values);
+      5, collection_types, collection_values);
 
   Oid layer_types[] = {UUIDOID, UUIDOID, TEXTOID, INT4OID};
   Datum layer_values[] = {record->collection_id, record->file_id, CStringGetTextDatum(layer_name),
@@ -68,12 +66,15 @@ void import_log_progress(const ImportRecord* record, int32 imported, int32 faile
   spi_run(psprintf("SELECT %s.update_import_progress($1, $2, $3, $4, $5, $6)", record->schema), 6, types, values);
 }
 
-void import_finish(const ImportRecord* record, int32 imported) {
-  Oid types[] = {UUIDOID, INT4OID};
-  Datum collection_values[] = {record->collection_id, Int32GetDatum(imported)};
-  spi_run(psprintf("UPDATE %s.feature_collections SET feature_count = $2 WHERE id OPERATOR(pg_catalog.=) $1",
+void import_finish(const ImportRecord* record, int32 imported, const char* report_json) {
+  Oid collection_types[] = {UUIDOID, INT4OID, JSONBOID};
+  Datum collection_values[] = {record->collection_id, Int32GetDatum(imported),
+                               DirectFunctionCall1(jsonb_in, CStringGetDatum(report_json))};
+  spi_run(psprintf("UPDATE %s.feature_collections SET feature_count = $2, import_report = $3"
+                   " WHERE id OPERATOR(pg_catalog.=) $1",
                    record->schema),
-          2, types, collection_values);
+          3, collection_types, collection_values);
+  Oid types[] = {UUIDOID, INT4OID};
   Datum layer_values[] = {record->layer_id, Int32GetDatum(imported)};
   spi_run(psprintf("UPDATE %s.layers SET feature_count = $2 WHERE id OPERATOR(pg_catalog.=) $1", record->schema), 2,
           types, layer_values);

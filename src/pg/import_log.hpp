@@ -15,8 +15,9 @@ struct ImportRecord {
   MemoryContext context;  // where the ids live
 };
 
-// Inserts the log row with status 'started'.
-void import_log_start(ImportRecord* record);
+// Inserts the log row `record->log_id` with status 'started', in this
+// transaction (when no progress worker writes it).
+void import_log_start(const ImportRecord* record);
 
 void import_log_set_total(const ImportRecord* record, int32 total_features);
 
@@ -27,7 +28,8 @@ void import_create_collection(ImportRecord* record, const char* collection_name,
 // Reports cumulative counts through update_import_progress.
 void import_log_progress(const ImportRecord* record, int32 imported, int32 failed, const char* metadata_json);
 
-// Records the final feature counts of the collection and the layer.
-void import_finish(const ImportRecord* record, int32 imported);
+// Records the final counts and the import's report (the log's final
+// metadata) on the collection and the layer, in the import's transaction.
+void import_finish(const ImportRecord* record, int32 imported, const char* report_json);
 
 }  // namespace geo_import::pg

@@ -12,6 +12,7 @@
 #include "pg/import_log.hpp"
 #include "pg/import_options.hpp"
 #include "pg/pg_guard.hpp"
+#include "pg/progress_worker.hpp"
 #include "pg/spi.hpp"
 
 namespace geo_import::pg {
@@ -30,6 +31,7 @@ struct ImportCall {
   Oid features_relation;
   const char* document;  // the payload, followed by core::kReadPadding bytes
   std::size_t document_length;
+  ProgressChannel* progress;  // null: the log is written in this transaction
   MemoryContext context;
 };
 
@@ -65,6 +67,20 @@ void check_srid(Oid postgis_schema, int32 srid, const char* role) {
 std::string settings_json(const ImportCall& call, int32 source_srid, int32 target_srid) {
   return "\"source_srid\":" + std::to_string(source_srid) + ",\"target_srid\":" + std::to_string(target_srid) +
          ",\"on_invalid\":" + core::json_quote(invalid_policy_name(call.options.on_invalid));
+}
+
+// Cumulative counts, to the worker, or without one to the log in this
+// transaction (then with the metadata so far).
+void report_progress(const ImportCall& call, int32 total, int32 imported, int32 failed, const char* metadata) {
+  if (call.progress != nullptr) {
+    progress_channel_report(call.progress, total, imported, failed);
+    return;
+  }
+  if (metadata == nullptr) {
+    import_log_set_total(&call.record, total);
+  } else {
+    import_log_progress(&call.record, imported, failed, metadata);
+  }
 }
 
 [[noreturn]] void fail_on_invalid(const core::Batch& batch, const core::BatchFeature& feature) {
@@ -109,7 +125,7 @@ Datum run_import(ImportCall& call) {
   pg_call([&] {
     check_srid(call.postgis_schema, source_srid, "source");
     check_srid(call.postgis_schema, target_srid, "target");
-    import_log_set_total(&call.record, total);
+    report_progress(call, total, 0, 0, nullptr);
     MemoryContext previous = MemoryContextSwitchTo(call.context);
     import_create_collection(&call.record, call.options.collection_name ? call.options.collection_name : kDefaultName,
                              call.options.layer_name   ? call.options.layer_name
@@ -131,7 +147,6 @@ Datum run_import(ImportCall& call) {
 
   core::ImportReport report(static_cast<std::size_t>(call.options.max_errors));
   core::Batch batch;
-  bool reported = false;
   while (pipeline.next_batch(batch)) {
     if (call.options.on_invalid == core::InvalidPolicy::Fail) {
       for (const core::BatchFeature& feature : batch.features) {
@@ -139,24 +154,29 @@ Datum run_import(ImportCall& call) {
       }
     }
     report.add(batch);
-    const std::string metadata = report.metadata_json(settings);
+    const std::string metadata = call.progress != nullptr ? std::string() : report.metadata_json(settings);
     pg_call([&] {
       feature_writer_write(writer, batch);
-      import_log_progress(&call.record, static_cast<int32>(report.imported()), static_cast<int32>(report.failed()),
-                          metadata.c_str());
+      report_progress(call, total, static_cast<int32>(report.imported()), static_cast<int32>(report.failed()),
+                      metadata.c_str());
     });
-    reported = true;
-  }
-  if (!reported) {
-    const std::string metadata = report.metadata_json(settings);
-    pg_call([&] { import_log_progress(&call.record, 0, 0, metadata.c_str()); });
   }
 
+  const std::string final_report = report.metadata_json(settings + ",\"total_features\":" + std::to_string(total) +
+                                                        ",\"imported_count\":" + std::to_string(report.imported()) +
+                                                        ",\"failed_count\":" + std::to_string(report.failed()));
   const std::string summary = report.error_summary();
   Datum result = 0;
   pg_call([&] {
     feature_writer_close(writer);
-    import_finish(&call.record, static_cast<int32>(report.imported()));
+    import_finish(&call.record, static_cast<int32>(report.imported()), final_report.c_str());
+    if (call.progress != nullptr) {
+      progress_channel_finish(call.progress);
+    } else {
+      // Without a worker the log lives in this transaction: complete it here.
+      import_log_progress(&call.record, static_cast<int32>(report.imported()), static_cast<int32>(report.failed()),
+                          final_report.c_str());
+    }
     if (SPI_finish() != SPI_OK_FINISH) elog(ERROR, "geo_import: SPI_finish failed");
     result = result_row(call, report, total, summary.c_str());
   });
@@ -200,7 +220,9 @@ Datum import_geojson(FunctionCallInfo fcinfo) {
   if (!found) ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("geo_import needs the postgis extension")));
   check_import_access(call->record.file_id, call->record.schema);
   spi_run(psprintf("SELECT %s.geo_import_attach_project_files()", call->record.schema), 0, nullptr, nullptr);
-  import_log_start(&call->record);
+  call->record.log_id = DirectFunctionCall1(gen_random_uuid, (Datum)0);
+  call->progress = progress_channel_open(call->record.schema, call->record.log_id, call->record.file_id);
+  if (call->progress == nullptr) import_log_start(&call->record);
   call->document = copy_padded_payload(fcinfo, context, &call->document_length);
 
   Datum result = run_import(*call);
