@@ -43,6 +43,11 @@ snapshot() {
     UNION ALL SELECT 'geo_features', count(*), md5(string_agg(id || layer_id::text || coalesce(feature_id, '') || properties::text || ST_AsEWKT(geom), ',' ORDER BY id)) FROM geo_features"
 }
 
+# The logs are settled by the imports' progress workers just after commit.
+for _ in $(seq 100); do
+  [ "$(psql -X -At -d "$source_db" -c "SELECT count(*) FROM import_logs WHERE status IN ('started', 'processing')")" = 0 ] && break
+  sleep 0.1
+done
 before=$(snapshot "$source_db")
 pg_dump -Fc -d "$source_db" -f "$dump_file"
 restore_log=$(pg_restore -d "$target_db" "$dump_file" 2>&1) || true
