@@ -138,6 +138,7 @@ class StructureCheck {
 struct GeometryValidator::Geos {
   GEOSContextHandle_t handle = nullptr;
   GEOSWKBWriter* writer = nullptr;
+  GEOSMakeValidParams* repair_params = nullptr;
   std::string last_error;
   bool (*cancel_requested)() = nullptr;
   GEOSInterruptCallback* previous_callback = nullptr;
@@ -269,6 +270,11 @@ GeometryValidator::GeometryValidator(bool (*cancel_requested)()) : geos_(new Geo
   geos_->writer = GEOSWKBWriter_create_r(geos_->handle);
   GEOSWKBWriter_setByteOrder_r(geos_->handle, geos_->writer, GEOS_WKB_NDR);
   GEOSWKBWriter_setIncludeSRID_r(geos_->handle, geos_->writer, 1);
+  // The "structure" method keeps a polygon a polygon (the default "linework"
+  // turns many real polygons into GeometryCollections of polygons and lines).
+  geos_->repair_params = GEOSMakeValidParams_create_r(geos_->handle);
+  GEOSMakeValidParams_setMethod_r(geos_->handle, geos_->repair_params, GEOS_MAKE_VALID_STRUCTURE);
+  GEOSMakeValidParams_setKeepCollapsed_r(geos_->handle, geos_->repair_params, 0);
   geos_->cancel_requested = cancel_requested;
   g_cancel_requested = cancel_requested;
   geos_->previous_callback = GEOS_interruptRegisterCallback(cancel_requested != nullptr ? poll_cancel : nullptr);
@@ -277,6 +283,7 @@ GeometryValidator::GeometryValidator(bool (*cancel_requested)()) : geos_(new Geo
 GeometryValidator::~GeometryValidator() {
   GEOS_interruptRegisterCallback(geos_->previous_callback);
   g_cancel_requested = nullptr;
+  GEOSMakeValidParams_destroy_r(geos_->handle, geos_->repair_params);
   GEOSWKBWriter_destroy_r(geos_->handle, geos_->writer);
   GEOS_finish_r(geos_->handle);
   delete geos_;
@@ -307,7 +314,7 @@ Validation GeometryValidator::validate(Geometry& geometry, InvalidPolicy policy,
         result.reason = reason;
         return result;
       }
-      GEOSGeometry* repaired = GEOSMakeValid_r(geos_->handle, built.get());
+      GEOSGeometry* repaired = GEOSMakeValidWithParams_r(geos_->handle, built.get(), geos_->repair_params);
       if (repaired == nullptr) geos_->throw_failure("GEOS could not repair the geometry");
       Geos::Owned owned(repaired, Geos::Deleter{geos_->handle});
       if (GEOSisEmpty_r(geos_->handle, repaired) == 1) {
