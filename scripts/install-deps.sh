@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package geo_import needs to build, test and demo.
+# Installs every Debian package geo_import needs to build, test and demo;
+# with --bench also what the benchmark compares against and measures with.
 # Idempotent: packages already present are left alone; apt-get runs only when
 # something is missing.
 set -euo pipefail
@@ -11,7 +12,11 @@ packages=(
   libgeos-dev libsimdjson-dev libgtest-dev
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   postgresql-15-wal2json
+  procps python3 jq
 )
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(gdal-bin python3-psycopg2 gnuplot-nox linux-perf valgrind time)
+fi
 # The demo fetches real GeoJSON with `npm pack`; keep an existing Node.js
 # (e.g. NodeSource's, which bundles npm) rather than pulling Debian's.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

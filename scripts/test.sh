@@ -30,7 +30,7 @@ export PG_CONFIG=${PG_CONFIG:-$PG_BINDIR/pg_config}
 export PATH="$PG_BINDIR:$PATH"
 export GEO_IMPORT_REPO=$REPO
 # This script's own cluster, separate from the one the demo may leave running.
-export GEO_IMPORT_CLUSTER=test
+export GEO_IMPORT_CLUSTER=${GEO_IMPORT_TEST_CLUSTER:-test}
 LOG_DIR="$REPO/build/test-logs"
 PGTAP_DB=geo_import_pgtap
 SCRIPT_TIMEOUT=${GEO_IMPORT_SCRIPT_TIMEOUT:-600}
