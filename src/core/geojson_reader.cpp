@@ -9,8 +9,6 @@
 
 namespace geo_import::core {
 
-static_assert(kReadPadding >= simdjson::SIMDJSON_PADDING, "the reader's padding must cover simdjson's");
-
 namespace {
 
 namespace od = simdjson::ondemand;
@@ -149,14 +147,34 @@ struct DimensionCounts {
 
 struct GeoJsonReader::Parser {
   od::parser parser;
-  const char* data = nullptr;
   Feature* feature = nullptr;
   od::document* document = nullptr;
+  // simdjson may read SIMDJSON_PADDING bytes past what it parses. A slice
+  // with that much document after it is parsed in place; one nearer the end
+  // is copied, padded, into `tail`.
+  std::string tail;
+  const char* slice = nullptr;
+  std::size_t slice_begin = 0;
+
+  // Starts parsing data[begin, end) of a document of `length` bytes.
+  simdjson::error_code iterate(const char* data, std::size_t length, std::size_t begin, std::size_t end,
+                               od::document& doc) {
+    const std::size_t size = end - begin;
+    slice_begin = begin;
+    if (length - begin >= size + simdjson::SIMDJSON_PADDING) {
+      slice = data + begin;
+      return parser.iterate(slice, size, length - begin).get(doc);
+    }
+    tail.assign(data + begin, size);
+    tail.append(simdjson::SIMDJSON_PADDING, ' ');
+    slice = tail.data();
+    return parser.iterate(slice, size, tail.size()).get(doc);
+  }
 
   std::size_t where() {
     const char* location = nullptr;
     if (document != nullptr && document->current_location().get(location) == simdjson::SUCCESS) {
-      return static_cast<std::size_t>(location - data);
+      return slice_begin + static_cast<std::size_t>(location - slice);
     }
     return feature->byte_offset;
   }
@@ -168,13 +186,13 @@ struct GeoJsonReader::Parser {
     if (error != simdjson::SUCCESS) fail(what + " (" + simdjson::error_message(error) + ")");
   }
 
-  // Parses the feature or bare geometry between begin and end; `capacity`
-  // counts the readable bytes from begin.
-  void parse(std::size_t begin, std::size_t end, std::size_t capacity, bool bare_geometry, Feature& out) {
+  // Parses the feature or bare geometry at data[begin, end).
+  void parse(const char* data, std::size_t length, std::size_t begin, std::size_t end, bool bare_geometry,
+             Feature& out) {
     feature = &out;
     document = nullptr;
     od::document doc;
-    simdjson::error_code error = parser.iterate(data + begin, end - begin, capacity).get(doc);
+    const simdjson::error_code error = iterate(data, length, begin, end, doc);
     if (error != simdjson::SUCCESS) throw FeatureError(std::string(simdjson::error_message(error)) + at_byte(begin));
     document = &doc;
     od::object object;
@@ -433,7 +451,6 @@ void Feature::clear() {
 GeoJsonReader::GeoJsonReader(const char* data, std::size_t length)
     : data_(data), length_(length), parser_(std::make_unique<Parser>()) {
   unwrap_string_document();
-  parser_->data = data_;
   read_top_level();
 }
 
@@ -443,15 +460,15 @@ void GeoJsonReader::unwrap_string_document() {
   if (!scanner.at(start, '"')) return;
   od::document doc;
   std::string_view text;
-  if (parser_->parser.iterate(data_, length_, length_ + kReadPadding).get(doc) != simdjson::SUCCESS ||
+  if (parser_->iterate(data_, length_, 0, length_, doc) != simdjson::SUCCESS ||
       doc.get_string().get(text) != simdjson::SUCCESS) {
     throw DocumentError(DocumentError::Kind::Malformed, start, "malformed JSON: the payload is a broken string");
   }
-  unwrapped_.reserve(text.size() + kReadPadding);
   unwrapped_.assign(text);
+  parser_->tail.clear();
+  parser_->tail.shrink_to_fit();
   data_ = unwrapped_.data();
   length_ = unwrapped_.size();
-  unwrapped_.append(kReadPadding, ' ');
   if (const std::optional<SyntaxError> error = find_json_syntax_error(data_, length_)) {
     throw DocumentError(DocumentError::Kind::Malformed, error->byte_offset,
                         "malformed JSON: " + error->message + at_byte(error->byte_offset));
@@ -563,8 +580,7 @@ void GeoJsonReader::read_crs(std::string_view crs) {
   if (crs == "null") return;
   od::document doc;
   od::object object;
-  const std::size_t capacity = length_ + kReadPadding - offset;
-  if (parser_->parser.iterate(crs.data(), crs.size(), capacity).get(doc) != simdjson::SUCCESS ||
+  if (parser_->iterate(data_, length_, offset, offset + crs.size(), doc) != simdjson::SUCCESS ||
       doc.get_object().get(object) != simdjson::SUCCESS) {
     throw unsupported("the \"crs\" member is not an object");
   }
@@ -608,7 +624,7 @@ bool GeoJsonReader::next(Feature& feature) {
   feature.index = next_index_++;
   feature.byte_offset = begin;
   try {
-    parser_->parse(begin, end, length_ + kReadPadding - begin, kind_ == DocumentKind::Geometry, feature);
+    parser_->parse(data_, length_, begin, end, kind_ == DocumentKind::Geometry, feature);
   } catch (const FeatureError& error) {
     feature.error = error.what();
   } catch (const simdjson::simdjson_error& error) {

@@ -20,10 +20,6 @@
 
 namespace geo_import::core {
 
-// Bytes past the end of the document that the reader may read (not write):
-// simdjson's padding. Callers allocate length + kReadPadding.
-constexpr std::size_t kReadPadding = 64;
-
 // The whole document cannot be imported.
 class DocumentError : public std::runtime_error {
  public:
@@ -76,8 +72,8 @@ struct Feature {
 
 class GeoJsonReader {
  public:
-  // `data` must stay valid, with kReadPadding readable bytes past `length`.
-  // A document that is a JSON string is taken to hold the GeoJSON text (a
+  // `data` must stay valid while the reader is used; nothing past `length`
+  // is read. A document that is a JSON string is taken to hold the GeoJSON text (a
   // file sent as text); byte offsets then count in that text.
   GeoJsonReader(const char* data, std::size_t length);
   ~GeoJsonReader();
@@ -102,7 +98,7 @@ class GeoJsonReader {
   const char* data_;
   std::size_t length_;
   std::unique_ptr<Parser> parser_;
-  std::string unwrapped_;  // the GeoJSON text of a string document, padded
+  std::string unwrapped_;  // the GeoJSON text of a string document
   DocumentKind kind_ = DocumentKind::Geometry;
   std::size_t feature_count_ = 0;
   std::optional<int32_t> crs_srid_;

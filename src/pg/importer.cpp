@@ -29,7 +29,7 @@ struct ImportCall {
   ImportRecord record;
   Oid postgis_schema;
   Oid features_relation;
-  const char* document;  // the payload, followed by core::kReadPadding bytes
+  const char* document;  // the payload's text
   std::size_t document_length;
   ProgressChannel* progress;  // null: the log is written in this transaction
   MemoryContext context;
@@ -38,15 +38,14 @@ struct ImportCall {
 // Polled by the core (and GEOS) between features and inside long operations.
 bool cancel_requested() { return QueryCancelPending || ProcDiePending; }
 
-const char* copy_padded_payload(FunctionCallInfo fcinfo, MemoryContext context, std::size_t* length) {
-  Datum original = PG_GETARG_DATUM(1);
+// The payload read in place: no copy of what may be hundreds of megabytes
+// (a compressed or external value is detoasted once, into `context`).
+const char* payload_text(FunctionCallInfo fcinfo, MemoryContext context, std::size_t* length) {
+  MemoryContext previous = MemoryContextSwitchTo(context);
   text* payload = PG_GETARG_TEXT_PP(1);
+  MemoryContextSwitchTo(previous);
   *length = VARSIZE_ANY_EXHDR(payload);
-  char* document = static_cast<char*>(MemoryContextAllocHuge(context, *length + core::kReadPadding));
-  memcpy(document, VARDATA_ANY(payload), *length);
-  memset(document + *length, ' ', core::kReadPadding);
-  if (PointerGetDatum(payload) != original) pfree(payload);
-  return document;
+  return VARDATA_ANY(payload);
 }
 
 void check_srid(Oid postgis_schema, int32 srid, const char* role) {
@@ -223,7 +222,7 @@ Datum import_geojson(FunctionCallInfo fcinfo) {
   call->record.log_id = DirectFunctionCall1(gen_random_uuid, (Datum)0);
   call->progress = progress_channel_open(call->record.schema, call->record.log_id, call->record.file_id);
   if (call->progress == nullptr) import_log_start(&call->record);
-  call->document = copy_padded_payload(fcinfo, context, &call->document_length);
+  call->document = payload_text(fcinfo, context, &call->document_length);
 
   Datum result = run_import(*call);
   return result;

@@ -7,10 +7,10 @@
 namespace geo_import::core {
 namespace {
 
-using testing::PaddedDocument;
+using testing::ExactDocument;
 
 std::vector<Feature> read_all(const std::string& json, GeoJsonReader** reader_out = nullptr) {
-  PaddedDocument document(json);
+  ExactDocument document(json);
   GeoJsonReader reader(document.data(), document.size());
   std::vector<Feature> features;
   Feature feature;
@@ -20,7 +20,7 @@ std::vector<Feature> read_all(const std::string& json, GeoJsonReader** reader_ou
 }
 
 DocumentError document_error(const std::string& json) {
-  PaddedDocument document(json);
+  ExactDocument document(json);
   try {
     GeoJsonReader reader(document.data(), document.size());
   } catch (const DocumentError& error) {
@@ -102,7 +102,7 @@ TEST(GeoJsonReader, PropertiesBecomeTokensWithNulReplaced) {
 }
 
 TEST(GeoJsonReader, ReadsCrsNames) {
-  PaddedDocument document(
+  ExactDocument document(
       R"({"type":"FeatureCollection","features":[],"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::2056"}}})");
   GeoJsonReader reader(document.data(), document.size());
   EXPECT_EQ(reader.crs_srid(), 2056);

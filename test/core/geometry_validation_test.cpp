@@ -11,7 +11,7 @@ namespace geo_import::core {
 namespace {
 
 Geometry read_geometry(const std::string& json) {
-  testing::PaddedDocument document(json);
+  testing::ExactDocument document(json);
   GeoJsonReader reader(document.data(), document.size());
   Feature feature;
   EXPECT_TRUE(reader.next(feature));

@@ -13,7 +13,7 @@ const std::string kMixed = R"({"type":"FeatureCollection","features":[
   {"type":"Feature","properties":{},"geometry":{"type":"Hexagon","coordinates":[]}}]})";
 
 std::vector<BatchFeature::Outcome> outcomes(InvalidPolicy policy, std::size_t batch_features, std::size_t* batches) {
-  testing::PaddedDocument document(kMixed);
+  testing::ExactDocument document(kMixed);
   ImportPipeline pipeline(document.data(), document.size());
   PipelineOptions options;
   options.on_invalid = policy;
@@ -39,7 +39,7 @@ TEST(ImportPipeline, OutcomesFollowThePolicy) {
 }
 
 TEST(ImportPipeline, BatchKeepsIdsReasonsAndProperties) {
-  testing::PaddedDocument document(kMixed);
+  testing::ExactDocument document(kMixed);
   ImportPipeline pipeline(document.data(), document.size());
   pipeline.start(PipelineOptions{});
   Batch batch;

@@ -31,7 +31,7 @@ TEST(JsonSyntax, DeepNestingIsAnErrorNotACrash) {
 }
 
 TEST(GeoJsonReader, UnwrapsAStringDocument) {
-  testing::PaddedDocument document(R"("{\"type\":\"Point\",\"coordinates\":[1,2]}")");
+  testing::ExactDocument document(R"("{\"type\":\"Point\",\"coordinates\":[1,2]}")");
   GeoJsonReader reader(document.data(), document.size());
   Feature feature;
   ASSERT_TRUE(reader.next(feature));
@@ -39,7 +39,7 @@ TEST(GeoJsonReader, UnwrapsAStringDocument) {
 }
 
 TEST(GeoJsonReader, TruncatedTextInAStringGivesItsOffset) {
-  testing::PaddedDocument document(R"("{\"type\":\"FeatureCollection\",\"features\":[{\"type\":")");
+  testing::ExactDocument document(R"("{\"type\":\"FeatureCollection\",\"features\":[{\"type\":")");
   try {
     GeoJsonReader reader(document.data(), document.size());
     FAIL() << "no error";

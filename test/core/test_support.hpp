@@ -1,25 +1,27 @@
 // Helpers shared by the core unit tests.
 #pragma once
 
+#include <cstring>
+#include <memory>
 #include <string>
 
 #include "core/geojson_reader.hpp"
 
 namespace geo_import::core::testing {
 
-// A document with the read padding the reader requires.
-class PaddedDocument {
+// A document in a heap block of exactly its size, so that AddressSanitizer
+// catches any read past its end.
+class ExactDocument {
  public:
-  explicit PaddedDocument(const std::string& json) : buffer_(json) {
-    length_ = json.size();
-    buffer_.append(kReadPadding, ' ');
+  explicit ExactDocument(const std::string& json) : bytes_(new char[json.size()]), size_(json.size()) {
+    std::memcpy(bytes_.get(), json.data(), json.size());
   }
-  const char* data() const { return buffer_.data(); }
-  std::size_t size() const { return length_; }
+  const char* data() const { return bytes_.get(); }
+  std::size_t size() const { return size_; }
 
  private:
-  std::string buffer_;
-  std::size_t length_;
+  std::unique_ptr<char[]> bytes_;
+  std::size_t size_;
 };
 
 }  // namespace geo_import::core::testing
