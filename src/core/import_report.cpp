@@ -57,8 +57,8 @@ void ImportReport::add(const Batch& batch) {
         break;
     }
     if (entries != nullptr && entries->size() < max_entries_) {
-      entries->push_back(
-          {feature.index, feature.has_id, std::string(batch.view(feature.id)), std::string(batch.view(feature.reason))});
+      entries->push_back({feature.index, feature.has_id, std::string(batch.view(feature.id)),
+                          std::string(batch.view(feature.reason))});
     }
   }
 }

@@ -55,9 +55,9 @@ class SyntaxChecker {
           continue;
         }
         if (!at(',')) {
-          return fail(pos_ >= length_ ? std::string("the document ends inside an ") +
-                                            (close == '}' ? "object" : "array")
-                                      : std::string("expected ',' or '") + close + "'");
+          return fail(pos_ >= length_
+                          ? std::string("the document ends inside an ") + (close == '}' ? "object" : "array")
+                          : std::string("expected ',' or '") + close + "'");
         }
         ++pos_;
         skip_space();
@@ -153,7 +153,8 @@ class SyntaxChecker {
   bool at(char c) const { return pos_ < length_ && data_[pos_] == c; }
 
   void skip_space() {
-    while (pos_ < length_ && (data_[pos_] == ' ' || data_[pos_] == '\n' || data_[pos_] == '\r' || data_[pos_] == '\t')) {
+    while (pos_ < length_ &&
+           (data_[pos_] == ' ' || data_[pos_] == '\n' || data_[pos_] == '\r' || data_[pos_] == '\t')) {
       ++pos_;
     }
   }

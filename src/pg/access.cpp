@@ -14,8 +14,7 @@ bool caller_is_privileged(Oid caller) {
   ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                   errmsg("permission denied to import into project file %s",
                          DatumGetCString(DirectFunctionCall1(uuid_out, file_id))),
-                  errdetail("%s", detail),
-                  errhint("Import as a member of the file's project, or as service_role.")));
+                  errdetail("%s", detail), errhint("Import as a member of the file's project, or as service_role.")));
   pg_unreachable();
 }
 
@@ -27,9 +26,8 @@ void check_import_access(Datum file_id, const char* schema) {
   Oid types[] = {UUIDOID};
   Datum values[] = {file_id};
   bool found = false;
-  const bool has_files =
-      DatumGetBool(spi_value("SELECT pg_catalog.to_regclass('public.project_files') IS NOT NULL", 0, nullptr, nullptr,
-                             CurrentMemoryContext, &found));
+  const bool has_files = DatumGetBool(spi_value("SELECT pg_catalog.to_regclass('public.project_files') IS NOT NULL", 0,
+                                                nullptr, nullptr, CurrentMemoryContext, &found));
   if (!has_files) {
     if (!privileged) refuse(file_id, "There is no table public.project_files to look the file's project up in.");
     return;

@@ -19,16 +19,15 @@ Datum insert_returning_id(const ImportRecord* record, const char* sql, int nargs
 void import_log_start(const ImportRecord* record) {
   Oid types[] = {UUIDOID, UUIDOID};
   Datum values[] = {record->log_id, record->file_id};
-  spi_run(psprintf("INSERT INTO %s.import_logs (id, project_file_id, status) VALUES ($1, $2, 'started')",
-                   record->schema),
-          2, types, values);
+  spi_run(
+      psprintf("INSERT INTO %s.import_logs (id, project_file_id, status) VALUES ($1, $2, 'started')", record->schema),
+      2, types, values);
 }
 
 void import_log_set_total(const ImportRecord* record, int32 total_features) {
   Oid types[] = {UUIDOID, INT4OID};
   Datum values[] = {record->log_id, Int32GetDatum(total_features)};
-  spi_run(psprintf("UPDATE %s.import_logs SET total_features = $2 WHERE id OPERATOR(pg_catalog.=) $1",
-                   record->schema),
+  spi_run(psprintf("UPDATE %s.import_logs SET total_features = $2 WHERE id OPERATOR(pg_catalog.=) $1", record->schema),
           2, types, values);
 }
 
@@ -45,8 +44,7 @@ void import_create_collection(ImportRecord* record, const char* collection_name,
       5, collection_types, collection_values);
 
   Oid layer_types[] = {UUIDOID, UUIDOID, TEXTOID, INT4OID};
-  Datum layer_values[] = {record->collection_id, record->file_id, CStringGetTextDatum(layer_name),
-                          Int32GetDatum(srid)};
+  Datum layer_values[] = {record->collection_id, record->file_id, CStringGetTextDatum(layer_name), Int32GetDatum(srid)};
   record->layer_id = insert_returning_id(
       record,
       psprintf("INSERT INTO %s.layers (collection_id, project_file_id, name, srid) VALUES ($1, $2, $3, $4)"
@@ -57,12 +55,9 @@ void import_create_collection(ImportRecord* record, const char* collection_name,
 
 void import_log_progress(const ImportRecord* record, int32 imported, int32 failed, const char* metadata_json) {
   Oid types[] = {UUIDOID, INT4OID, INT4OID, UUIDOID, UUIDOID, JSONBOID};
-  Datum values[] = {record->log_id,
-                    Int32GetDatum(imported),
-                    Int32GetDatum(failed),
-                    record->collection_id,
-                    record->layer_id,
-                    DirectFunctionCall1(jsonb_in, CStringGetDatum(metadata_json))};
+  Datum values[] = {record->log_id,        Int32GetDatum(imported),
+                    Int32GetDatum(failed), record->collection_id,
+                    record->layer_id,      DirectFunctionCall1(jsonb_in, CStringGetDatum(metadata_json))};
   spi_run(psprintf("SELECT %s.update_import_progress($1, $2, $3, $4, $5, $6)", record->schema), 6, types, values);
 }
 

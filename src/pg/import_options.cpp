@@ -57,10 +57,11 @@ int32 integer_option(const char* key, const JsonbValue& value, int32 min, int32 
   if (value.type != jbvNumeric) wrong_type(key, "an integer", value);
   Datum number = NumericGetDatum(value.val.numeric);
   char* text = DatumGetCString(DirectFunctionCall1(numeric_out, number));
-  const bool integral = DatumGetBool(DirectFunctionCall2(
-      numeric_eq, number, DirectFunctionCall2(numeric_trunc, number, Int32GetDatum(0))));
+  const bool integral = DatumGetBool(
+      DirectFunctionCall2(numeric_eq, number, DirectFunctionCall2(numeric_trunc, number, Int32GetDatum(0))));
   const bool in_range =
-      integral && DatumGetBool(DirectFunctionCall2(numeric_ge, number, DirectFunctionCall1(int4_numeric, Int32GetDatum(min)))) &&
+      integral &&
+      DatumGetBool(DirectFunctionCall2(numeric_ge, number, DirectFunctionCall1(int4_numeric, Int32GetDatum(min)))) &&
       DatumGetBool(DirectFunctionCall2(numeric_le, number, DirectFunctionCall1(int4_numeric, Int32GetDatum(max))));
   if (!in_range) {
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -71,7 +72,8 @@ int32 integer_option(const char* key, const JsonbValue& value, int32 min, int32 
 
 core::InvalidPolicy policy_option(const JsonbValue& value) {
   const char* name = string_option("on_invalid", value);
-  for (core::InvalidPolicy policy : {core::InvalidPolicy::Repair, core::InvalidPolicy::Skip, core::InvalidPolicy::Fail}) {
+  for (core::InvalidPolicy policy :
+       {core::InvalidPolicy::Repair, core::InvalidPolicy::Skip, core::InvalidPolicy::Fail}) {
     if (strcmp(name, invalid_policy_name(policy)) == 0) return policy;
   }
   ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),

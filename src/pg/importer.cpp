@@ -56,9 +56,9 @@ void check_srid(Oid postgis_schema, int32 srid, const char* role) {
                      quote_identifier(get_namespace_name(postgis_schema))),
             1, types, values, CurrentMemoryContext, &found);
   if (!found) {
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                    errmsg("the %s SRID %d is not in spatial_ref_sys", role, srid),
-                    errhint("Give a source_srid or target_srid that PostGIS knows, such as 4326 or 2056.")));
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the %s SRID %d is not in spatial_ref_sys", role, srid),
+             errhint("Give a source_srid or target_srid that PostGIS knows, such as 4326 or 2056.")));
   }
 }
 
@@ -127,7 +127,7 @@ Datum run_import(ImportCall& call) {
     report_progress(call, total, 0, 0, nullptr);
     MemoryContext previous = MemoryContextSwitchTo(call.context);
     import_create_collection(&call.record, call.options.collection_name ? call.options.collection_name : kDefaultName,
-                             call.options.layer_name   ? call.options.layer_name
+                             call.options.layer_name        ? call.options.layer_name
                              : call.options.collection_name ? call.options.collection_name
                                                             : kDefaultName,
                              source_srid, target_srid);

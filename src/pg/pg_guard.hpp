@@ -39,9 +39,7 @@ void pg_call(Body&& body) {
   MemoryContext caller_context = CurrentMemoryContext;
   ErrorData* volatile error = nullptr;
   PG_TRY();
-  {
-    body();
-  }
+  { body(); }
   PG_CATCH();
   {
     MemoryContextSwitchTo(caller_context);

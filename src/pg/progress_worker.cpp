@@ -124,8 +124,8 @@ ProgressChannel* progress_channel_open(const char* schema, Datum log_id, Datum f
   }
   if (problem != nullptr) {
     dsm_detach(segment);
-    ereport(NOTICE, (errmsg("geo_import: %s; this import's progress will be visible when its transaction commits",
-                            problem)));
+    ereport(NOTICE,
+            (errmsg("geo_import: %s; this import's progress will be visible when its transaction commits", problem)));
     return nullptr;
   }
   auto* channel = static_cast<ProgressChannel*>(palloc(sizeof(ProgressChannel)));
@@ -195,8 +195,7 @@ class ProgressWorker {
 
     while (!import_transaction_over()) {
       publish_progress();
-      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kProgressIntervalMs,
-                      PG_WAIT_EXTENSION);
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kProgressIntervalMs, PG_WAIT_EXTENSION);
       ResetLatch(MyLatch);
       CHECK_FOR_INTERRUPTS();
     }

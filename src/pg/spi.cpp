@@ -5,7 +5,8 @@ namespace geo_import::pg {
 namespace {
 
 void execute(const char* sql, int nargs, const Oid* types, const Datum* values, const char* nulls) {
-  const int rc = SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), const_cast<Datum*>(values), nulls, false, 0);
+  const int rc =
+      SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), const_cast<Datum*>(values), nulls, false, 0);
   if (rc < 0) elog(ERROR, "geo_import: SPI failed (%s) running: %s", SPI_result_code_string(rc), sql);
 }
 
