@@ -36,6 +36,12 @@ bool is_json_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '
 
 std::string at_byte(std::size_t offset) { return " (at byte " + std::to_string(offset) + ")"; }
 
+// Files saved by some Windows editors start with a UTF-8 byte-order mark;
+// RFC 8259 lets a parser ignore it. Byte offsets still count it.
+std::size_t byte_order_mark_length(const char* data, std::size_t length) {
+  return length >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
 // Finds where values start and end in a document the database has already
 // accepted as JSON; it still checks what it relies on, so that any input ends
 // in an error rather than a read out of bounds.
@@ -57,8 +63,8 @@ class Scanner {
     if (c == '"') return skip_string(pos);
     if (c == '{' || c == '[') return skip_container(pos);
     std::size_t end = pos;
-    while (end < length_ && !is_json_space(data_[end]) && data_[end] != ',' && data_[end] != ']' &&
-           data_[end] != '}' && data_[end] != ':') {
+    while (end < length_ && !is_json_space(data_[end]) && data_[end] != ',' && data_[end] != ']' && data_[end] != '}' &&
+           data_[end] != ':') {
       ++end;
     }
     if (end == pos) throw malformed(pos, std::string("unexpected '") + c + "'");
@@ -110,26 +116,57 @@ std::optional<std::string_view> plain_string(const char* data, std::size_t begin
   return inner;
 }
 
-// Whether a JSON number's text denotes a value a decimal type with exponents
-// up to +-1000 (PostgreSQL's numeric) can hold exactly.
-bool fits_decimal_range(std::string_view number) {
-  std::size_t digits = 0;
-  std::size_t i = 0;
-  while (i < number.size() && number[i] != 'e' && number[i] != 'E') {
-    if (number[i] >= '0' && number[i] <= '9') ++digits;
-    ++i;
+// Whether PostgreSQL 15's numeric_in takes a JSON number's text as written:
+// numeric holds 131072 digits before the decimal point (counted from the
+// first non-zero one) and 16383 after it, the exponent applied, and
+// numeric_in refuses an exponent from INT_MAX / 2 on outright.
+bool fits_numeric(std::string_view number) {
+  constexpr long long kMaxExponent = 1073741822;
+  constexpr long long kMaxIntegerDigits = 131072;
+  constexpr long long kMaxFractionDigits = 16383;
+  long long integer_digits = 0;
+  long long fraction_digits = 0;
+  long long leading_zeros = 0;
+  bool nonzero = false;
+  auto is_digit = [&](std::size_t i) { return i < number.size() && number[i] >= '0' && number[i] <= '9'; };
+  auto count = [&](char digit) {
+    if (digit != '0') nonzero = true;
+    if (!nonzero) ++leading_zeros;
+  };
+  std::size_t i = !number.empty() && number[0] == '-' ? 1 : 0;
+  for (; is_digit(i); ++i, ++integer_digits) count(number[i]);
+  if (i < number.size() && number[i] == '.') {
+    for (++i; is_digit(i); ++i, ++fraction_digits) count(number[i]);
   }
-  if (digits > 100000) return false;
-  if (i == number.size()) return true;
-  ++i;
-  if (i < number.size() && (number[i] == '+' || number[i] == '-')) ++i;
-  while (i < number.size() && number[i] == '0') ++i;
-  return number.size() - i <= 4 && (number.size() == i || std::stoi(std::string(number.substr(i))) <= 1000);
+  long long exponent = 0;
+  if (i < number.size()) {  // 'e' or 'E': JSON allows nothing else here
+    ++i;
+    const bool negative = i < number.size() && number[i] == '-';
+    if (i < number.size() && (number[i] == '+' || number[i] == '-')) ++i;
+    while (i < number.size() && number[i] == '0') ++i;
+    if (number.size() - i > 10) return false;
+    for (; i < number.size(); ++i) exponent = exponent * 10 + (number[i] - '0');
+    if (exponent > kMaxExponent) return false;
+    if (negative) exponent = -exponent;
+  }
+  if (fraction_digits - exponent > kMaxFractionDigits) return false;
+  return !nonzero || integer_digits - leading_zeros + exponent <= kMaxIntegerDigits;
 }
 
 std::string_view trim_right(std::string_view text) {
   while (!text.empty() && is_json_space(text.back())) text.remove_suffix(1);
   return text;
+}
+
+// PostgreSQL's text and jsonb cannot hold NUL: it becomes U+FFFD.
+void append_without_nul(std::string& out, std::string_view text) {
+  for (char c : text) {
+    if (c == '\0') {
+      out.append("\xEF\xBF\xBD");
+    } else {
+      out.push_back(c);
+    }
+  }
 }
 
 class FeatureError : public std::runtime_error {
@@ -179,11 +216,17 @@ struct GeoJsonReader::Parser {
     return feature->byte_offset;
   }
 
-  [[noreturn]] void fail(const std::string& what) { throw FeatureError(what + at_byte(where())); }
+  [[noreturn]] void fail(const std::string& what) { fail_at(where(), what); }
 
-  void check(simdjson::error_code error, const std::string& what) {
+  [[noreturn]] static void fail_at(std::size_t offset, const std::string& what) {
+    throw FeatureError(what + at_byte(offset));
+  }
+
+  // `what` stays a C string: this runs for every value read, and a message
+  // is only built when it fails.
+  void check(simdjson::error_code error, const char* what) {
     if (error == simdjson::INCORRECT_TYPE) fail(what);
-    if (error != simdjson::SUCCESS) fail(what + " (" + simdjson::error_message(error) + ")");
+    if (error != simdjson::SUCCESS) fail(std::string(what) + " (" + simdjson::error_message(error) + ")");
   }
 
   // Parses the feature or bare geometry at data[begin, end).
@@ -199,43 +242,53 @@ struct GeoJsonReader::Parser {
     check(doc.get_object().get(object), "a feature must be a JSON object");
     if (bare_geometry) {
       out.has_geometry = true;
-      read_geometry_object(object, out.geometry);
+      read_geometry_object(object, out.geometry, 0);
       return;
     }
-    bool saw_type = false;
+    // A member given twice counts once, the last one, as in jsonb.
+    std::optional<std::string> type;
+    std::size_t type_offset = 0;  // just past the last "type" value
     for (auto field : object) {
       std::string_view key;
       check(field.unescaped_key().get(key), "unreadable member name");
       od::value value;
       check(field.value().get(value), "unreadable member");
       if (key == "type") {
-        std::string_view type;
-        check(value.get_string().get(type), "a feature's \"type\" must be a string");
-        if (type != "Feature") fail("an element of \"features\" has type \"" + std::string(type) + "\", not \"Feature\"");
-        saw_type = true;
+        std::string_view name;
+        check(value.get_string().get(name), "a feature's \"type\" must be a string");
+        type.emplace(name);
+        type_offset = where();
       } else if (key == "id") {
         read_id(value);
       } else if (key == "properties") {
+        out.properties.clear();
         bool is_null = false;
         check(value.is_null().get(is_null), "unreadable properties");
-        if (!is_null) tokenize(value, out.properties);
+        if (!is_null) tokenize(value, out.properties, 1);
       } else if (key == "geometry") {
+        out.geometry.clear();
         bool is_null = false;
         check(value.is_null().get(is_null), "unreadable geometry");
         out.has_geometry = !is_null;
-        if (!is_null) read_geometry(value, out.geometry);
+        if (!is_null) read_geometry(value, out.geometry, 0);
       }
     }
-    if (!saw_type) fail("a feature has no \"type\" member");
+    if (!type) fail("a feature has no \"type\" member");
+    if (*type != "Feature") {
+      fail_at(type_offset, "an element of \"features\" has type \"" + *type + "\", not \"Feature\"");
+    }
   }
 
   void read_id(od::value value) {
+    feature->has_id = false;
+    feature->id.clear();
     od::json_type type;
     check(value.type().get(type), "unreadable id");
+    if (type == od::json_type::null) return;  // as if absent
     if (type == od::json_type::string) {
       std::string_view id;
       check(value.get_string().get(id), "unreadable id");
-      feature->id.assign(id);
+      append_without_nul(feature->id, id);
       feature->has_id = true;
     } else if (type == od::json_type::number) {
       feature->id.assign(trim_right(value.raw_json_token()));
@@ -245,36 +298,104 @@ struct GeoJsonReader::Parser {
     }
   }
 
-  void read_geometry(od::value value, Geometry& geometry) {
+  // `nesting` counts the GeometryCollections around the geometry.
+  void read_geometry(od::value value, Geometry& geometry, std::size_t nesting) {
     od::object object;
     check(value.get_object().get(object), "a geometry must be a JSON object");
-    read_geometry_object(object, geometry);
+    read_geometry_object(object, geometry, nesting);
   }
 
-  void read_geometry_object(od::object& object, Geometry& geometry) {
-    std::string_view type_name;
-    check(object.find_field_unordered("type").get_string().get(type_name), "a geometry needs a string \"type\"");
-    const std::optional<GeometryType> type = geometry_type_from_name(type_name);
-    if (!type) fail("unknown geometry type \"" + std::string(type_name) + "\"");
-    geometry.type = *type;
-    if (*type == GeometryType::GeometryCollection) {
+  // Members count as in jsonb: a repeated one replaces the earlier. The
+  // coordinates (or geometries) are read in the same pass when "type" came
+  // before them, as writers put it; otherwise, or when a later "type"
+  // replaced the one they were read for, in a second pass.
+  void read_geometry_object(od::object& object, Geometry& geometry, std::size_t nesting) {
+    bool saw_type = false;
+    std::string type_name;
+    std::optional<GeometryType> type;
+    std::size_t type_offset = 0;  // just past the last "type" value
+    std::size_t field_number = 0;
+    std::size_t last_coordinates = 0;  // field numbers, from 1; 0 for none
+    std::size_t last_geometries = 0;
+    std::size_t read_field = 0;  // the content read last, for `read_type`
+    GeometryType read_type = GeometryType::Point;
+    std::optional<std::string> read_error;  // why that content does not fit `read_type`
+    for (auto field : object) {
+      ++field_number;
+      std::string_view key;
+      check(field.unescaped_key().get(key), "unreadable member name");
+      od::value value;
+      check(field.value().get(value), "unreadable member");
+      if (key == "type") {
+        std::string_view name;
+        check(value.get_string().get(name), "a geometry's \"type\" must be a string");
+        saw_type = true;
+        type_name.assign(name);
+        type = geometry_type_from_name(name);
+        type_offset = where();
+      } else if (key == "coordinates" || key == "geometries") {
+        (key == "coordinates" ? last_coordinates : last_geometries) = field_number;
+        if (type && key == content_member(*type)) {
+          // Content that does not fit this type may fit a later "type";
+          // simdjson skips what was left unread.
+          read_field = field_number;
+          read_type = *type;
+          read_error.reset();
+          try {
+            read_content(value, *type, geometry, nesting);
+          } catch (const FeatureError& error) {
+            read_error = error.what();
+          }
+        }
+      }
+    }
+    if (!saw_type) fail("a geometry needs a string \"type\"");
+    if (!type) fail_at(type_offset, "unknown geometry type \"" + type_name + "\"");
+    const std::size_t content_field = *type == GeometryType::GeometryCollection ? last_geometries : last_coordinates;
+    if (content_field == 0) {
+      fail(*type == GeometryType::GeometryCollection ? "a GeometryCollection needs a \"geometries\" array"
+                                                     : "a " + type_name + " needs \"coordinates\"");
+    }
+    if (content_field == read_field && *type == read_type) {
+      if (read_error) throw FeatureError(*read_error);
+      return;
+    }
+    check(object.reset().error(), "unreadable geometry");
+    field_number = 0;
+    for (auto field : object) {
+      if (++field_number < content_field) continue;
+      od::value value;
+      check(field.value().get(value), "unreadable member");
+      read_content(value, *type, geometry, nesting);
+      return;
+    }
+  }
+
+  static std::string_view content_member(GeometryType type) {
+    return type == GeometryType::GeometryCollection ? "geometries" : "coordinates";
+  }
+
+  // Reads a geometry's coordinates or members, replacing any read before.
+  void read_content(od::value value, GeometryType type, Geometry& geometry, std::size_t nesting) {
+    geometry.clear();
+    geometry.type = type;
+    if (type == GeometryType::GeometryCollection) {
+      if (nesting == kMaxCollectionNesting) {
+        fail("GeometryCollections nested more than " + std::to_string(kMaxCollectionNesting) + " deep");
+      }
       od::array members;
-      check(object.find_field_unordered("geometries").get_array().get(members),
-            "a GeometryCollection needs a \"geometries\" array");
+      check(value.get_array().get(members), "a GeometryCollection needs a \"geometries\" array");
       for (auto member : members) {
-        od::value value;
-        check(member.get(value), "unreadable geometry");
+        od::value member_value;
+        check(member.get(member_value), "unreadable geometry");
         geometry.members.emplace_back();
-        read_geometry(value, geometry.members.back());
+        read_geometry(member_value, geometry.members.back(), nesting + 1);
       }
       settle_collection_dimension(geometry);
       return;
     }
-    od::value coordinates;
-    check(object.find_field_unordered("coordinates").get(coordinates),
-          "a " + std::string(type_name) + " needs \"coordinates\"");
     DimensionCounts dims;
-    read_nested(coordinates, coordinate_levels(*type), geometry, dims);
+    read_nested(value, coordinate_levels(type), geometry, dims);
     settle_dimension(geometry, dims);
   }
 
@@ -367,20 +488,18 @@ struct GeoJsonReader::Parser {
 
   void push_text(Properties& properties, PropertyToken::Kind kind, std::string_view text) {
     const auto offset = static_cast<uint32_t>(properties.text.size());
-    for (char c : text) {
-      if (c == '\0') {
-        properties.text.append("\xEF\xBF\xBD");  // U+FFFD: jsonb cannot hold NUL
-      } else {
-        properties.text.push_back(c);
-      }
-    }
+    append_without_nul(properties.text, text);
     properties.tokens.push_back({kind, offset, static_cast<uint32_t>(properties.text.size() - offset)});
   }
 
-  void tokenize(od::value value, Properties& properties) {
+  // `depth` counts the objects and arrays the value opens, `properties` itself being 1.
+  void tokenize(od::value value, Properties& properties, std::size_t depth) {
     using Kind = PropertyToken::Kind;
     od::json_type type;
     check(value.type().get(type), "unreadable property");
+    if ((type == od::json_type::object || type == od::json_type::array) && depth > kMaxPropertyDepth) {
+      fail("properties nested more than " + std::to_string(kMaxPropertyDepth) + " deep");
+    }
     switch (type) {
       case od::json_type::object: {
         od::object object;
@@ -392,7 +511,7 @@ struct GeoJsonReader::Parser {
           push_text(properties, Kind::Key, key);
           od::value member;
           check(field.value().get(member), "unreadable property");
-          tokenize(member, properties);
+          tokenize(member, properties, depth + 1);
         }
         push(properties, Kind::EndObject);
         break;
@@ -404,7 +523,7 @@ struct GeoJsonReader::Parser {
         for (auto element : array) {
           od::value member;
           check(element.get(member), "unreadable property");
-          tokenize(member, properties);
+          tokenize(member, properties, depth + 1);
         }
         push(properties, Kind::EndArray);
         break;
@@ -417,7 +536,7 @@ struct GeoJsonReader::Parser {
       }
       case od::json_type::number: {
         const std::string_view number = trim_right(value.raw_json_token());
-        push_text(properties, fits_decimal_range(number) ? Kind::Number : Kind::String, number);
+        push_text(properties, fits_numeric(number) ? Kind::Number : Kind::String, number);
         break;
       }
       case od::json_type::boolean: {
@@ -469,9 +588,10 @@ void GeoJsonReader::unwrap_string_document() {
   parser_->tail.shrink_to_fit();
   data_ = unwrapped_.data();
   length_ = unwrapped_.size();
-  if (const std::optional<SyntaxError> error = find_json_syntax_error(data_, length_)) {
-    throw DocumentError(DocumentError::Kind::Malformed, error->byte_offset,
-                        "malformed JSON: " + error->message + at_byte(error->byte_offset));
+  const std::size_t bom = byte_order_mark_length(data_, length_);
+  if (const std::optional<SyntaxError> error = find_json_syntax_error(data_ + bom, length_ - bom)) {
+    const std::size_t offset = bom + error->byte_offset;
+    throw DocumentError(DocumentError::Kind::Malformed, offset, "malformed JSON: " + error->message + at_byte(offset));
   }
 }
 
@@ -479,9 +599,7 @@ GeoJsonReader::~GeoJsonReader() = default;
 
 void GeoJsonReader::read_top_level() {
   const Scanner scanner(data_, length_);
-  std::size_t pos = 0;
-  if (length_ >= 3 && std::memcmp(data_, "\xEF\xBB\xBF", 3) == 0) pos = 3;  // a UTF-8 byte-order mark
-  pos = scanner.skip_space(pos);
+  std::size_t pos = scanner.skip_space(byte_order_mark_length(data_, length_));
   if (pos >= length_) throw scanner.malformed(pos, "the document is empty");
   if (data_[pos] != '{') {
     throw DocumentError(DocumentError::Kind::NotGeoJson, pos,
@@ -496,8 +614,9 @@ void GeoJsonReader::read_top_level() {
 
   pos = scanner.skip_space(pos + 1);
   if (scanner.at(pos, '}')) {
-    throw DocumentError(DocumentError::Kind::NotGeoJson, object_begin,
-                        "the payload is not GeoJSON: its top-level object has no \"type\" member" + at_byte(object_begin));
+    throw DocumentError(
+        DocumentError::Kind::NotGeoJson, object_begin,
+        "the payload is not GeoJSON: its top-level object has no \"type\" member" + at_byte(object_begin));
   }
   while (true) {
     if (!scanner.at(pos, '"')) throw scanner.malformed(pos, "expected a member name");
@@ -533,8 +652,9 @@ void GeoJsonReader::read_top_level() {
     throw scanner.malformed(scanner.skip_space(pos + 1), "unexpected data after the top-level object");
   }
   if (!type) {
-    throw DocumentError(DocumentError::Kind::NotGeoJson, object_begin,
-                        "the payload is not GeoJSON: its top-level object has no \"type\" member" + at_byte(object_begin));
+    throw DocumentError(
+        DocumentError::Kind::NotGeoJson, object_begin,
+        "the payload is not GeoJSON: its top-level object has no \"type\" member" + at_byte(object_begin));
   }
 
   if (*type == "FeatureCollection") {
@@ -577,6 +697,7 @@ void GeoJsonReader::read_crs(std::string_view crs) {
     return DocumentError(DocumentError::Kind::Unsupported, offset,
                          what + at_byte(offset) + "; give the option source_srid instead");
   };
+  crs_srid_.reset();  // a repeated "crs" replaces the earlier, as in jsonb
   if (crs == "null") return;
   od::document doc;
   od::object object;

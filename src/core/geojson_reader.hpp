@@ -36,10 +36,20 @@ class DocumentError : public std::runtime_error {
 
 enum class DocumentKind { FeatureCollection, Feature, Geometry };
 
+// How deep a feature's `properties` may nest (the object itself is level 1);
+// deeper fails that feature. It keeps the feature within the 1024 levels
+// simdjson's parser tracks, and within what the database side turns into jsonb.
+constexpr std::size_t kMaxPropertyDepth = 1000;
+
+// How many GeometryCollections may nest in one another; deeper fails that
+// feature. PostGIS refuses 200 levels of geometry, and GEOS recurses too.
+constexpr std::size_t kMaxCollectionNesting = 100;
+
 // A feature's properties as a flat token stream, for the database side to
 // turn into jsonb without parsing the text again. Strings are unescaped; a
 // NUL character (which jsonb cannot hold) becomes U+FFFD. Numbers keep their
-// text; a number beyond decimal range (exponent over 1000) becomes a string.
+// text; a number PostgreSQL's numeric cannot hold (e.g. 1e200000) becomes a
+// string of that text.
 struct PropertyToken {
   enum class Kind : uint8_t { BeginObject, EndObject, BeginArray, EndArray, Key, String, Number, True, False, Null };
   Kind kind;
@@ -60,7 +70,7 @@ struct Feature {
   std::size_t index = 0;        // position in the file, from 0
   std::size_t byte_offset = 0;  // where the feature starts in the document
   bool has_id = false;
-  std::string id;  // a string id unescaped, a number as written
+  std::string id;  // a string id unescaped (NUL as U+FFFD), a number as written
   Properties properties;
   bool has_geometry = false;  // false: `geometry` null (an unlocated feature)
   Geometry geometry;
@@ -102,8 +112,8 @@ class GeoJsonReader {
   DocumentKind kind_ = DocumentKind::Geometry;
   std::size_t feature_count_ = 0;
   std::optional<int32_t> crs_srid_;
-  std::size_t cursor_ = 0;      // next byte to scan in the features array
-  std::size_t array_end_ = 0;   // the features array's closing bracket
+  std::size_t cursor_ = 0;     // next byte to scan in the features array
+  std::size_t array_end_ = 0;  // the features array's closing bracket
   std::size_t next_index_ = 0;
 };
 

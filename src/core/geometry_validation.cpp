@@ -3,8 +3,10 @@
 #include <geos_c.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 namespace geo_import::core {
 
@@ -28,10 +30,25 @@ std::string ordinal_in(const char* what, std::size_t number, std::size_t parent,
   return text;
 }
 
+std::string positions(std::size_t n) { return std::to_string(n) + (n == 1 ? " position" : " positions"); }
+
+std::string shortest(double value) {
+  char text[32];
+  const auto result = std::to_chars(text, text + sizeof text, value);
+  return std::string(text, result.ptr);
+}
+
 void append_reason(std::string& reasons, const std::string& reason) {
   if (!reasons.empty()) reasons += "; ";
   reasons += reason;
 }
+
+// GEOS gave up on a geometry, e.g. a TopologyException while repairing
+// one whose coordinates overflow in its arithmetic: that feature fails.
+class GeosFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 bool is_point_type(const Geometry& geometry) {
   if (geometry.type == GeometryType::GeometryCollection) {
@@ -40,97 +57,182 @@ bool is_point_type(const Geometry& geometry) {
   return geometry.type == GeometryType::Point || geometry.type == GeometryType::MultiPoint;
 }
 
-// Structural checks GEOS would throw on rather than report: a LineString of
-// one position, a ring that is open or has fewer than four positions.
-// Closes open rings when `repair` is set, noting it in `repairs`.
+// Structural checks GEOS would throw on, or PostGIS refuse, rather than
+// report: a LineString of one position, a ring that is open or has fewer
+// than four positions (an empty one included). When repairing, it closes
+// open rings and drops the degenerate parts a feature can lose and still be
+// itself: a short hole, a MultiPolygon's polygon whose shell is short, a
+// MultiLineString's one-position LineString, a GeometryCollection's broken
+// member. Each repair is noted in `repairs`; a feature left with nothing, or
+// a Polygon or LineString that is degenerate itself, is a problem.
 class StructureCheck {
  public:
-  StructureCheck(bool repair, std::string& repairs) : repair_(repair), repairs_(repairs) {}
+  // `where` names the geometry in messages, e.g. "geometry 2 of the
+  // GeometryCollection"; empty for the feature's own geometry.
+  StructureCheck(bool repair, std::string& repairs, std::string where = {})
+      : repair_(repair), repairs_(repairs), where_(std::move(where)) {}
 
-  // Empty when the structure is sound; otherwise why not.
+  // Empty when the structure is sound (after repairs); otherwise why not.
   std::string run(Geometry& geometry) {
-    position_ = 0;
-    count_ = 0;
-    const std::size_t dim = geometry.dimension();
+    dim_ = geometry.dimension();
+    std::size_t count = 0;
+    std::size_t position = 0;
     switch (geometry.type) {
       case GeometryType::Point:
-        break;
       case GeometryType::MultiPoint:
-        position_ += geometry.counts[0];
-        break;
+        return {};
       case GeometryType::LineString:
-        line(geometry, 1, 0);
-        break;
-      case GeometryType::MultiLineString: {
-        const uint32_t parts = geometry.counts[count_++];
-        for (uint32_t p = 1; p <= parts && problem_.empty(); ++p) line(geometry, p, parts);
-        break;
-      }
+        return located(line_problem(geometry.counts[0], "the LineString"));
+      case GeometryType::MultiLineString:
+        return multi_line_string(geometry);
       case GeometryType::Polygon:
-        polygon(geometry, dim, 0);
-        break;
-      case GeometryType::MultiPolygon: {
-        const uint32_t polygons = geometry.counts[count_++];
-        for (uint32_t p = 1; p <= polygons && problem_.empty(); ++p) polygon(geometry, dim, p);
-        break;
-      }
+        return located(polygon(geometry, count, position, 0));
+      case GeometryType::MultiPolygon:
+        return multi_polygon(geometry);
       case GeometryType::GeometryCollection:
-        for (Geometry& member : geometry.members) {
-          StructureCheck inner(repair_, repairs_);
-          std::string problem = inner.run(member);
-          if (!problem.empty()) return problem;
-        }
-        break;
+        return collection(geometry);
     }
-    return problem_;
+    return {};
   }
 
  private:
-  void line(const Geometry& geometry, uint32_t number, uint32_t parts) {
-    const uint32_t n = geometry.counts[count_++];
-    if (n == 1) {
-      problem_ = (parts > 0 ? ordinal_in("LineString", number, 0, "") + " of the MultiLineString" : "the LineString") +
-                 " has 1 position; it needs at least 2";
-    }
-    position_ += n;
+  static std::string line_problem(uint32_t n, const std::string& line) {
+    if (n != 1) return {};
+    return line + " has 1 position; it needs at least 2";
   }
 
-  void polygon(Geometry& geometry, std::size_t dim, uint32_t polygon_number) {
-    const uint32_t rings = geometry.counts[count_++];
+  std::string multi_line_string(Geometry& geometry) {
+    std::string dropped;
+    const uint32_t parts = geometry.counts[0];
+    std::size_t count = 1;
+    std::size_t position = 0;
+    for (uint32_t p = 1; p <= parts; ++p) {
+      const uint32_t n = geometry.counts[count];
+      const std::string problem = line_problem(n, ordinal_in("LineString", p, 0, "") + " of the MultiLineString");
+      if (problem.empty()) {
+        ++count;
+        position += n;
+        continue;
+      }
+      if (!repair_) return located(problem);
+      erase(geometry, count, 1, position, n);
+      --geometry.counts[0];
+      note(problem + "; dropped that LineString");
+      append_reason(dropped, problem);
+    }
+    return geometry.counts[0] == 0 ? located(dropped) : std::string();
+  }
+
+  // Checks the polygon whose ring count is at counts[count], advancing the
+  // cursors past it. Open rings are closed and degenerate holes dropped when
+  // repairing; what is left is returned: a problem with the shell, or any
+  // problem when not repairing. `number` is the polygon's in a MultiPolygon.
+  std::string polygon(Geometry& geometry, std::size_t& count, std::size_t& position, uint32_t number) {
+    const std::size_t rings_slot = count++;
+    const uint32_t rings = geometry.counts[rings_slot];
     for (uint32_t r = 1; r <= rings; ++r) {
-      uint32_t& n = geometry.counts[count_++];
-      const std::string ring = ordinal_in("ring", r, polygon_number, "polygon");
-      if (n > 0 && !closed(geometry, position_, n, dim)) {
-        if (!repair_) {
-          problem_ = ring + " is not closed (its last position differs from its first)";
-          return;
-        }
-        const auto first = geometry.coords.begin() + static_cast<std::ptrdiff_t>(position_ * dim);
-        const std::vector<double> start(first, first + static_cast<std::ptrdiff_t>(dim));
-        geometry.coords.insert(geometry.coords.begin() + static_cast<std::ptrdiff_t>((position_ + n) * dim),
-                               start.begin(), start.end());
-        ++n;
-        append_reason(repairs_, ring + " was not closed; closed it");
+      const std::string problem = check_ring(geometry, count, position, ordinal_in("ring", r, number, "polygon"));
+      if (problem.empty()) {
+        position += geometry.counts[count++];
+        continue;
       }
-      if (n > 0 && n < 4) {
-        problem_ = ring + " has " + std::to_string(n) + " positions; a ring needs at least 4";
-        return;
-      }
-      position_ += n;
+      if (r == 1 || !repair_) return problem;
+      erase(geometry, count, 1, position, geometry.counts[count]);
+      --geometry.counts[rings_slot];
+      note(problem + "; dropped that ring");
     }
+    return {};
   }
 
-  static bool closed(const Geometry& geometry, std::size_t first, uint32_t n, std::size_t dim) {
-    const double* a = geometry.coords.data() + first * dim;
-    const double* b = geometry.coords.data() + (first + n - 1) * dim;
-    return std::equal(a, a + dim, b);
+  // Closes the ring at counts[count], called `ring` in messages, when it is
+  // open and repairing is on; why the ring cannot be used otherwise.
+  std::string check_ring(Geometry& geometry, std::size_t count, std::size_t position, const std::string& ring) {
+    uint32_t& n = geometry.counts[count];
+    const std::string too_short = ring + " has " + positions(n) + "; a ring needs at least 4";
+    if (n == 0) return too_short;
+    const double* first = geometry.coords.data() + position * dim_;
+    const double* last = first + (n - 1) * dim_;
+    const bool closed_in_xy = first[0] == last[0] && first[1] == last[1];
+    const bool closed = closed_in_xy && (dim_ == 2 || first[2] == last[2]);
+    if (n + (closed ? 0 : 1) < 4) return too_short;
+    if (closed) return {};
+    // RFC 7946 wants identical first and last positions, Z included; a ring
+    // open only in Z is closed like any other (as GDAL does), not flattened.
+    const std::string what = closed_in_xy ? " is closed in X and Y but not in Z (its first position has Z " +
+                                                shortest(first[2]) + ", its last Z " + shortest(last[2]) + ")"
+                                          : " is not closed (its last position differs from its first)";
+    if (!repair_) return ring + what;
+    const std::vector<double> start(first, first + dim_);
+    geometry.coords.insert(geometry.coords.begin() + static_cast<std::ptrdiff_t>((position + n) * dim_), start.begin(),
+                           start.end());
+    ++n;
+    note(ring + what + "; closed it by repeating its first position");
+    return {};
   }
+
+  std::string multi_polygon(Geometry& geometry) {
+    std::string dropped;
+    const uint32_t polygons = geometry.counts[0];
+    std::size_t count = 1;
+    std::size_t position = 0;
+    for (uint32_t p = 1; p <= polygons; ++p) {
+      const std::size_t polygon_count = count;
+      const std::size_t polygon_position = position;
+      const std::string problem = polygon(geometry, count, position, p);
+      if (problem.empty()) continue;
+      if (!repair_) return located(problem);
+      // The shell is degenerate: the polygon goes, with its holes.
+      const uint32_t rings = geometry.counts[polygon_count];
+      std::size_t n = 0;
+      for (uint32_t r = 1; r <= rings; ++r) n += geometry.counts[polygon_count + r];
+      erase(geometry, polygon_count, 1 + rings, polygon_position, n);
+      --geometry.counts[0];
+      count = polygon_count;
+      position = polygon_position;
+      note(problem + "; dropped polygon " + std::to_string(p));
+      append_reason(dropped, problem);
+    }
+    return geometry.counts[0] == 0 ? located(dropped) : std::string();
+  }
+
+  std::string collection(Geometry& geometry) {
+    std::string dropped;
+    const std::size_t members = geometry.members.size();
+    std::size_t i = 0;
+    for (std::size_t m = 1; m <= members; ++m) {
+      const std::string member =
+          "geometry " + std::to_string(m) + " of " + (where_.empty() ? std::string("the GeometryCollection") : where_);
+      const std::string problem = StructureCheck(repair_, repairs_, member).run(geometry.members[i]);
+      if (problem.empty()) {
+        ++i;
+        continue;
+      }
+      if (!repair_) return problem;
+      geometry.members.erase(geometry.members.begin() + static_cast<std::ptrdiff_t>(i));
+      append_reason(repairs_, problem + "; dropped " + member);  // `problem` names the member already
+      append_reason(dropped, problem);
+    }
+    return members > 0 && geometry.members.empty() ? dropped : std::string();
+  }
+
+  // Removes `slots` counts from counts[count] and `n` positions from `position` on.
+  void erase(Geometry& geometry, std::size_t count, std::size_t slots, std::size_t position, std::size_t n) const {
+    const auto counts = geometry.counts.begin() + static_cast<std::ptrdiff_t>(count);
+    geometry.counts.erase(counts, counts + static_cast<std::ptrdiff_t>(slots));
+    const auto coords = geometry.coords.begin() + static_cast<std::ptrdiff_t>(position * dim_);
+    geometry.coords.erase(coords, coords + static_cast<std::ptrdiff_t>(n * dim_));
+  }
+
+  std::string located(const std::string& problem) const {
+    return problem.empty() || where_.empty() ? problem : where_ + ": " + problem;
+  }
+
+  void note(const std::string& repair) { append_reason(repairs_, located(repair)); }
 
   bool repair_;
   std::string& repairs_;
-  std::string problem_;
-  std::size_t position_ = 0;
-  std::size_t count_ = 0;
+  std::string where_;
+  std::size_t dim_ = 2;
 };
 
 }  // namespace
@@ -156,7 +258,7 @@ struct GeometryValidator::Geos {
 
   [[noreturn]] void throw_failure(const std::string& what) {
     if (cancel_requested != nullptr && cancel_requested()) throw Interrupted();
-    throw std::runtime_error(what + (last_error.empty() ? "" : ": " + last_error));
+    throw GeosFailure(what + (last_error.empty() ? "" : ": " + last_error));
   }
 
   // Builds the GEOS geometry, advancing the cursors into coords and counts.
@@ -178,14 +280,17 @@ struct GeometryValidator::Geos {
       case GeometryType::MultiPoint: {
         std::vector<Owned> parts;
         const uint32_t n = geometry.counts[count++];
-        for (uint32_t i = 0; i < n; ++i) parts.push_back(own(GEOSGeom_createPoint_r(handle, sequence(geometry, position, 1))));
+        for (uint32_t i = 0; i < n; ++i) {
+          parts.push_back(own(GEOSGeom_createPoint_r(handle, sequence(geometry, position, 1))));
+        }
         return collection(GEOS_MULTIPOINT, parts);
       }
       case GeometryType::MultiLineString: {
         std::vector<Owned> parts;
         const uint32_t n = geometry.counts[count++];
         for (uint32_t i = 0; i < n; ++i) {
-          parts.push_back(own(GEOSGeom_createLineString_r(handle, sequence(geometry, position, geometry.counts[count++]))));
+          parts.push_back(
+              own(GEOSGeom_createLineString_r(handle, sequence(geometry, position, geometry.counts[count++]))));
         }
         return collection(GEOS_MULTILINESTRING, parts);
       }
@@ -247,6 +352,34 @@ struct GeometryValidator::Geos {
     return text;
   }
 
+  // Validates with GEOS and, when `repair` is set, repairs with MakeValid;
+  // appends the EWKB to store unless the outcome is Invalid. The reason is
+  // GEOS's own, e.g. "Self-intersection[0.5 0.5]".
+  Validation check(const Geometry& geometry, bool repair, int32_t srid, std::vector<uint8_t>& ewkb) {
+    last_error.clear();
+    Validation result;
+    Owned built = build(geometry);
+    const char valid = GEOSisValid_r(handle, built.get());
+    if (valid == 2) throw_failure("GEOS could not validate the geometry");
+    if (valid == 1) {
+      append_ewkb(geometry, srid, ewkb);
+      return result;
+    }
+    result.reason = invalid_reason(built.get());
+    result.outcome = Validation::Outcome::Invalid;
+    if (!repair) return result;
+    GEOSGeometry* repaired = GEOSMakeValidWithParams_r(handle, built.get(), repair_params);
+    if (repaired == nullptr) throw_failure(result.reason + "; GEOS could not repair it");
+    Owned owned(repaired, Deleter{handle});
+    if (GEOSisEmpty_r(handle, repaired) == 1) {
+      result.reason += "; repairing it left nothing";
+      return result;
+    }
+    append_wkb(repaired, geometry.has_z, srid, ewkb);
+    result.outcome = Validation::Outcome::Repaired;
+    return result;
+  }
+
   void append_wkb(const GEOSGeometry* geometry, bool has_z, int32_t srid, std::vector<uint8_t>& out) {
     GEOSGeometry* mutable_geometry = const_cast<GEOSGeometry*>(geometry);
     GEOSSetSRID_r(handle, mutable_geometry, srid);
@@ -303,30 +436,15 @@ Validation GeometryValidator::validate(Geometry& geometry, InvalidPolicy policy,
     // Points read from JSON are finite, hence valid: no need for GEOS.
     append_ewkb(geometry, srid, ewkb);
   } else {
-    geos_->last_error.clear();
-    Geos::Owned built = geos_->build(geometry);
-    const char valid = GEOSisValid_r(geos_->handle, built.get());
-    if (valid == 2) geos_->throw_failure("GEOS could not validate the geometry");
-    if (valid == 0) {
-      const std::string reason = geos_->invalid_reason(built.get());
-      if (policy != InvalidPolicy::Repair) {
-        result.outcome = Validation::Outcome::Invalid;
-        result.reason = reason;
-        return result;
-      }
-      GEOSGeometry* repaired = GEOSMakeValidWithParams_r(geos_->handle, built.get(), geos_->repair_params);
-      if (repaired == nullptr) geos_->throw_failure("GEOS could not repair the geometry");
-      Geos::Owned owned(repaired, Geos::Deleter{geos_->handle});
-      if (GEOSisEmpty_r(geos_->handle, repaired) == 1) {
-        result.outcome = Validation::Outcome::Invalid;
-        result.reason = reason + "; repairing it left nothing";
-        return result;
-      }
-      append_reason(repairs, reason);
-      geos_->append_wkb(repaired, geometry.has_z, srid, ewkb);
-    } else {
-      append_ewkb(geometry, srid, ewkb);
+    Validation checked;
+    try {
+      checked = geos_->check(geometry, policy == InvalidPolicy::Repair, srid, ewkb);
+    } catch (const GeosFailure& failure) {
+      checked.outcome = Validation::Outcome::Invalid;
+      checked.reason = failure.what();
     }
+    if (checked.outcome == Validation::Outcome::Invalid) return checked;
+    if (checked.outcome == Validation::Outcome::Repaired) append_reason(repairs, checked.reason);
   }
   if (!repairs.empty()) {
     result.outcome = Validation::Outcome::Repaired;

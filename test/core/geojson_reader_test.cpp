@@ -85,20 +85,114 @@ TEST(GeoJsonReader, MixedDimensionsDropZWithANote) {
   ASSERT_EQ(features[0].notes.size(), 1u);
 }
 
-TEST(GeoJsonReader, PropertiesBecomeTokensWithNulReplaced) {
-  auto features = read_all(
-      R"({"type":"Feature","geometry":null,"properties":{"s":"a\u0000b","n":1e400,"big":1e5000,"l":[true,null]}})");
+TEST(GeoJsonReader, PropertiesBecomeTokensWithNulReplacedThereAndInIds) {
+  auto features = read_all(R"({"type":"Feature","id":"i\u0000d","geometry":null,)"
+                           R"("properties":{"s":"a\u0000b","n":1e400,"big":1e2000000,"l":[true,null]}})");
   ASSERT_EQ(features.size(), 1u);
   const Properties& p = features[0].properties;
   using Kind = PropertyToken::Kind;
   std::vector<Kind> kinds;
   for (const auto& token : p.tokens) kinds.push_back(token.kind);
   EXPECT_EQ(kinds, (std::vector<Kind>{Kind::BeginObject, Kind::Key, Kind::String, Kind::Key, Kind::Number, Kind::Key,
-                                      Kind::String, Kind::Key, Kind::BeginArray, Kind::True, Kind::Null,
-                                      Kind::EndArray, Kind::EndObject}));
-  EXPECT_EQ(p.text.substr(p.tokens[2].text_offset, p.tokens[2].text_length), "a\xEF\xBF\xBD" "b");
+                                      Kind::String, Kind::Key, Kind::BeginArray, Kind::True, Kind::Null, Kind::EndArray,
+                                      Kind::EndObject}));
+  EXPECT_EQ(p.text.substr(p.tokens[2].text_offset, p.tokens[2].text_length),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(p.text.substr(p.tokens[4].text_offset, p.tokens[4].text_length), "1e400");
+  EXPECT_EQ(features[0].id,
+            "i\xEF\xBF\xBD"
+            "d");
   EXPECT_FALSE(features[0].has_geometry);
+}
+
+TEST(GeoJsonReader, NumbersNumericCannotHoldStayStrings) {
+  // Each pair: the largest numeric_in takes, then one step beyond.
+  const std::vector<std::string> numbers = {
+      std::string(131072, '9'),                  // digits before the point
+      std::string(131073, '9'),                  //
+      "1" + std::string(130071, '0') + "e1000",  // the same, with an exponent
+      "1" + std::string(130072, '0') + "e1000",  //
+      "0.0001e131075",                           // leading zeros do not count
+      "0.0001e131076",                           //
+      "0." + std::string(16382, '0') + "1",      // digits after the point
+      "0." + std::string(16383, '0') + "1",      //
+      "1e-16383",                                // the same, with an exponent
+      "10e-16384",                               // trailing zeros count
+      "0e1073741822",                            // zero takes any exponent numeric_in takes
+      "0e1073741823",                            //
+      "-1e-0000000000000000000001",              // exponent digits after leading zeros
+  };
+  std::string array;
+  for (const std::string& number : numbers) array += (array.empty() ? "" : ",") + number;
+  auto features = read_all(R"({"type":"Feature","geometry":null,"properties":[)" + array + "]}");
+  ASSERT_EQ(features.size(), 1u);
+  using Kind = PropertyToken::Kind;
+  const std::vector<PropertyToken>& tokens = features[0].properties.tokens;
+  ASSERT_EQ(tokens.size(), numbers.size() + 2);
+  const std::vector<Kind> expected = {Kind::Number, Kind::String, Kind::Number, Kind::String, Kind::Number,
+                                      Kind::String, Kind::Number, Kind::String, Kind::Number, Kind::String,
+                                      Kind::Number, Kind::String, Kind::Number};
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    EXPECT_EQ(tokens[i + 1].kind, expected[i]) << numbers[i].substr(0, 40);
+  }
+}
+
+TEST(GeoJsonReader, RepeatedMembersCountOnceTheLastAsInJsonb) {
+  auto features = read_all(R"({"type":"FeatureCollection","features":[
+      {"type":"Feature","id":1,"id":"b","properties":{"a":1},"properties":{"b":2},
+       "geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]},
+       "geometry":{"type":"LineString","coordinates":[[5,5],[6,6],[7,7]]}},
+      {"type":"Feature","properties":null,"geometry":{"coordinates":[[0,0],[1,1]],"type":"Point","coordinates":[5,6],
+       "type":"Point"}},
+      {"type":"Feature","properties":null,"geometry":{"type":"Point","coordinates":[[0,0],[1,1]],"type":"MultiPoint"}},
+      {"type":"Feature","id":3,"id":null,"properties":null,"geometry":{"type":"Point"}}]})");
+  ASSERT_EQ(features.size(), 4u);
+  EXPECT_EQ(features[0].id, "b");
+  EXPECT_EQ(features[0].properties.tokens.size(), 4u);
+  EXPECT_EQ(features[0].geometry.counts, (std::vector<uint32_t>{3}));
+  EXPECT_EQ(features[0].geometry.coords, (std::vector<double>{5, 5, 6, 6, 7, 7}));
+  EXPECT_EQ(features[1].geometry.type, GeometryType::Point);
+  EXPECT_EQ(features[1].geometry.coords, (std::vector<double>{5, 6}));
+  EXPECT_EQ(features[2].geometry.type, GeometryType::MultiPoint);
+  EXPECT_EQ(features[2].geometry.coords, (std::vector<double>{0, 0, 1, 1}));
+  EXPECT_FALSE(features[3].has_id);
+  EXPECT_TRUE(features[3].notes.empty());
+  EXPECT_EQ(features[3].error.rfind("a Point needs \"coordinates\"", 0), 0u) << features[3].error;
+}
+
+TEST(GeoJsonReader, DeepNestingFailsTheFeatureNotTheImport) {
+  std::string collection = R"({"type":"Point","coordinates":[1,2]})";
+  for (std::size_t i = 0; i <= kMaxCollectionNesting; ++i) {
+    collection = R"({"type":"GeometryCollection","geometries":[)" + collection + "]}";
+  }
+  // Inside the properties object (level 1), the deepest array allowed.
+  const std::string properties = std::string(kMaxPropertyDepth - 1, '[') + std::string(kMaxPropertyDepth - 1, ']');
+  auto features =
+      read_all(R"({"type":"FeatureCollection","features":[{"type":"Feature","properties":null,"geometry":)" +
+               collection + R"(},{"type":"Feature","properties":{"a":)" + properties +
+               R"(},"geometry":null},{"type":"Feature","properties":{"a":[)" + properties + R"(]},"geometry":null}]})");
+  ASSERT_EQ(features.size(), 3u);
+  EXPECT_EQ(features[0].error.rfind("GeometryCollections nested more than 100 deep (at byte", 0), 0u)
+      << features[0].error;
+  EXPECT_TRUE(features[1].error.empty()) << features[1].error;
+  EXPECT_EQ(features[2].error.rfind("properties nested more than 1000 deep (at byte", 0), 0u) << features[2].error;
+}
+
+TEST(GeoJsonReader, ByteOrderMarkBeforeAStringDocumentIsSkipped) {
+  ExactDocument document(R"("\ufeff{\"type\":\"Point\",\"coordinates\":[1,2]}")");
+  GeoJsonReader reader(document.data(), document.size());
+  Feature feature;
+  ASSERT_TRUE(reader.next(feature));
+  EXPECT_EQ(feature.geometry.coords, (std::vector<double>{1, 2}));
+
+  ExactDocument broken(R"("\ufeff{\"type\":}")");
+  try {
+    GeoJsonReader broken_reader(broken.data(), broken.size());
+    FAIL() << "no error";
+  } catch (const DocumentError& error) {
+    EXPECT_EQ(error.byte_offset, 11u);  // the mark's 3 bytes counted
+  }
 }
 
 TEST(GeoJsonReader, ReadsCrsNames) {
