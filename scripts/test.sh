@@ -114,32 +114,34 @@ eval "$cluster_env"
 psql -X -q -d postgres -c 'SELECT 1' >/dev/null || die "cannot connect to the test cluster"
 
 # --- 5. pg_regress -------------------------------------------------------------
-say "Regression tests (make installcheck)"
-if compgen -G 'sql/*.sql' >/dev/null; then
-  rm -f regression.diffs regression.out
+# pg_regress and the isolation tester end with "All N tests passed." or
+# "M of N tests failed."; each runs on its own so that one failing does not
+# hide the other.
+run_installcheck() { # run_installcheck <suite> <make variable to empty> <diffs file>
+  local suite=$1 skip=$2 diffs=$3 rc passed=0 failed=0 all some total
+  rm -f "$diffs"
   set +e
-  make installcheck PG_CONFIG="$PG_CONFIG" 2>&1 | tee "$LOG_DIR/installcheck.log"
-  regress_rc=${PIPESTATUS[0]}
+  make installcheck PG_CONFIG="$PG_CONFIG" "$skip=" 2>&1 | tee "$LOG_DIR/$suite.log"
+  rc=${PIPESTATUS[0]}
   set -e
-  # pg_regress ends with "All N tests passed." or "M of N tests failed."
-  passed=0
-  failed=0
-  if all=$(grep -Eo 'All [0-9]+ tests passed' "$LOG_DIR/installcheck.log" | grep -Eo '[0-9]+'); then
+  if all=$(grep -Eo 'All [0-9]+ tests passed' "$LOG_DIR/$suite.log" | grep -Eo '[0-9]+'); then
     passed=$all
-  elif some=$(grep -Eo '[0-9]+ of [0-9]+ tests failed' "$LOG_DIR/installcheck.log"); then
+  elif some=$(grep -Eo '[0-9]+ of [0-9]+ tests failed' "$LOG_DIR/$suite.log"); then
     read -r failed _ total _ <<<"$some"
     passed=$((total - failed))
   fi
-  [ "$regress_rc" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
-  record installcheck "$passed" "$failed"
-  if [ "$failed" -gt 0 ] && [ -f regression.diffs ]; then
-    echo "--- regression.diffs (first 400 lines; full file: $REPO/regression.diffs)"
-    head -n 400 regression.diffs
+  [ "$rc" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
+  record "$suite" "$passed" "$failed"
+  if [ "$failed" -gt 0 ] && [ -f "$diffs" ]; then
+    echo "--- $diffs (first 400 lines)"
+    head -n 400 "$diffs"
   fi
-else
-  echo "no sql/*.sql regression tests"
-  record installcheck 0 0
-fi
+}
+
+say "Regression tests (make installcheck: sql/*.sql)"
+run_installcheck installcheck ISOLATION regression.diffs
+say "Isolation tests (make installcheck: specs/*.spec)"
+run_installcheck isolation REGRESS output_iso/regression.diffs
 
 # --- 6. pgTAP ----------------------------------------------------------------------
 say "pgTAP tests (pg_prove test/pgtap/*.sql)"

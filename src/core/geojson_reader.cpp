@@ -47,7 +47,8 @@ std::size_t byte_order_mark_length(const char* data, std::size_t length) {
 // in an error rather than a read out of bounds.
 class Scanner {
  public:
-  Scanner(const char* data, std::size_t length) : data_(data), length_(length) {}
+  Scanner(const char* data, std::size_t length, CancelCheck cancel_requested = nullptr)
+      : data_(data), length_(length), cancel_requested_(cancel_requested) {}
 
   std::size_t skip_space(std::size_t pos) const {
     while (pos < length_ && is_json_space(data_[pos])) ++pos;
@@ -89,7 +90,12 @@ class Scanner {
  private:
   std::size_t skip_container(std::size_t pos) const {
     std::size_t depth = 0;
+    std::size_t next_cancel_check = pos + kCancelCheckBytes;
     for (std::size_t p = pos; p < length_; ++p) {
+      if (p >= next_cancel_check) {
+        if (cancel_requested_ != nullptr && cancel_requested_()) throw Interrupted();
+        next_cancel_check = p + kCancelCheckBytes;
+      }
       const char c = data_[p];
       if (c == '"') {
         p = skip_string(p) - 1;
@@ -103,8 +109,12 @@ class Scanner {
                                  " opened at byte " + std::to_string(pos));
   }
 
+  // Scanning a large array polls the cancel check every this many bytes.
+  static constexpr std::size_t kCancelCheckBytes = 1 << 20;
+
   const char* data_;
   std::size_t length_;
+  CancelCheck cancel_requested_;
 };
 
 // A JSON string's raw contents when it holds no escapes (all the member names
@@ -567,14 +577,14 @@ void Feature::clear() {
   error.clear();
 }
 
-GeoJsonReader::GeoJsonReader(const char* data, std::size_t length)
-    : data_(data), length_(length), parser_(std::make_unique<Parser>()) {
+GeoJsonReader::GeoJsonReader(const char* data, std::size_t length, CancelCheck cancel_requested)
+    : data_(data), length_(length), cancel_requested_(cancel_requested), parser_(std::make_unique<Parser>()) {
   unwrap_string_document();
   read_top_level();
 }
 
 void GeoJsonReader::unwrap_string_document() {
-  const Scanner scanner(data_, length_);
+  const Scanner scanner(data_, length_, cancel_requested_);
   const std::size_t start = scanner.skip_space(0);
   if (!scanner.at(start, '"')) return;
   od::document doc;
@@ -598,7 +608,7 @@ void GeoJsonReader::unwrap_string_document() {
 GeoJsonReader::~GeoJsonReader() = default;
 
 void GeoJsonReader::read_top_level() {
-  const Scanner scanner(data_, length_);
+  const Scanner scanner(data_, length_, cancel_requested_);
   std::size_t pos = scanner.skip_space(byte_order_mark_length(data_, length_));
   if (pos >= length_) throw scanner.malformed(pos, "the document is empty");
   if (data_[pos] != '{') {
@@ -671,7 +681,7 @@ void GeoJsonReader::read_top_level() {
     cursor_ = scanner.skip_space(features_begin + 1);
     for (std::size_t p = cursor_; p < array_end_;) {
       p = scanner.skip_space(scanner.skip_value(p));
-      ++feature_count_;
+      if (++feature_count_ % 4096 == 0 && cancel_requested_ != nullptr && cancel_requested_()) throw Interrupted();
       if (scanner.at(p, ',')) p = scanner.skip_space(p + 1);
     }
   } else if (*type == "Feature") {
@@ -734,7 +744,7 @@ void GeoJsonReader::read_crs(std::string_view crs) {
 
 bool GeoJsonReader::next(Feature& feature) {
   feature.clear();
-  const Scanner scanner(data_, length_);
+  const Scanner scanner(data_, length_, cancel_requested_);
   if (kind_ == DocumentKind::FeatureCollection) {
     if (cursor_ >= array_end_) return false;
   } else if (next_index_ > 0) {

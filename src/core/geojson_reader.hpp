@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cancel.hpp"
 #include "core/geometry.hpp"
 
 namespace geo_import::core {
@@ -85,7 +86,8 @@ class GeoJsonReader {
   // `data` must stay valid while the reader is used; nothing past `length`
   // is read. A document that is a JSON string is taken to hold the GeoJSON text (a
   // file sent as text); byte offsets then count in that text.
-  GeoJsonReader(const char* data, std::size_t length);
+  // `cancel_requested` is polled while the document is scanned.
+  GeoJsonReader(const char* data, std::size_t length, CancelCheck cancel_requested = nullptr);
   ~GeoJsonReader();
   GeoJsonReader(const GeoJsonReader&) = delete;
   GeoJsonReader& operator=(const GeoJsonReader&) = delete;
@@ -107,6 +109,7 @@ class GeoJsonReader {
 
   const char* data_;
   std::size_t length_;
+  CancelCheck cancel_requested_;
   std::unique_ptr<Parser> parser_;
   std::string unwrapped_;  // the GeoJSON text of a string document
   DocumentKind kind_ = DocumentKind::Geometry;

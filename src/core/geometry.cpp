@@ -112,6 +112,7 @@ class EwkbWriter {
 
   void write_positions(const double*& position, std::size_t n, std::size_t dim) {
     const std::size_t bytes = n * dim * sizeof(double);
+    if (bytes == 0) return;  // an empty geometry has no coordinates, and memcpy no null source
     const std::size_t at = out_.size();
     out_.resize(at + bytes);
     std::memcpy(out_.data() + at, position, bytes);

@@ -14,7 +14,7 @@ namespace {
 
 // GEOS 3.11 has one interrupt callback per process; a backend runs one
 // import at a time, so the validator in use installs its check here.
-bool (*g_cancel_requested)() = nullptr;
+CancelCheck g_cancel_requested = nullptr;
 
 void poll_cancel() {
   if (g_cancel_requested != nullptr && g_cancel_requested()) GEOS_interruptRequest();
@@ -242,7 +242,7 @@ struct GeometryValidator::Geos {
   GEOSWKBWriter* writer = nullptr;
   GEOSMakeValidParams* repair_params = nullptr;
   std::string last_error;
-  bool (*cancel_requested)() = nullptr;
+  CancelCheck cancel_requested = nullptr;
   GEOSInterruptCallback* previous_callback = nullptr;
 
   struct Deleter {
@@ -368,7 +368,7 @@ struct GeometryValidator::Geos {
     result.reason = invalid_reason(built.get());
     result.outcome = Validation::Outcome::Invalid;
     if (!repair) return result;
-    GEOSGeometry* repaired = GEOSMakeValidWithParams_r(handle, built.get(), repair_params);
+    GEOSGeometry* repaired = repair_geometry(built.get());
     if (repaired == nullptr) throw_failure(result.reason + "; GEOS could not repair it");
     Owned owned(repaired, Deleter{handle});
     if (GEOSisEmpty_r(handle, repaired) == 1) {
@@ -378,6 +378,43 @@ struct GeometryValidator::Geos {
     append_wkb(repaired, geometry.has_z, srid, ewkb);
     result.outcome = Validation::Outcome::Repaired;
     return result;
+  }
+
+  // GEOS 3.11's MakeValid slows down with the square of the number of rings
+  // it rebuilds at once (a country with a thousand islands takes minutes). A
+  // MultiPolygon is therefore repaired polygon by polygon, only the invalid
+  // ones, and its parts are unioned only if they then overlap. Null when
+  // GEOS fails.
+  GEOSGeometry* repair_geometry(const GEOSGeometry* geometry) {
+    if (GEOSGeomTypeId_r(handle, geometry) != GEOS_MULTIPOLYGON) {
+      return GEOSMakeValidWithParams_r(handle, geometry, repair_params);
+    }
+    std::vector<Owned> polygons;
+    const int parts = GEOSGetNumGeometries_r(handle, geometry);
+    for (int i = 0; i < parts; ++i) {
+      const GEOSGeometry* part = GEOSGetGeometryN_r(handle, geometry, i);
+      const char valid = GEOSisValid_r(handle, part);
+      if (valid == 2) return nullptr;
+      if (valid == 1) {
+        polygons.push_back(own(GEOSGeom_clone_r(handle, part)));
+        continue;
+      }
+      GEOSGeometry* fixed = GEOSMakeValidWithParams_r(handle, part, repair_params);
+      if (fixed == nullptr) return nullptr;
+      const Owned owned_fixed(fixed, Deleter{handle});
+      const int pieces = GEOSGetNumGeometries_r(handle, fixed);
+      for (int j = 0; j < pieces; ++j) {
+        const GEOSGeometry* piece = GEOSGetGeometryN_r(handle, fixed, j);
+        if (GEOSGeomTypeId_r(handle, piece) == GEOS_POLYGON && GEOSisEmpty_r(handle, piece) == 0) {
+          polygons.push_back(own(GEOSGeom_clone_r(handle, piece)));
+        }
+      }
+    }
+    Owned collected = collection(GEOS_MULTIPOLYGON, polygons);
+    const char valid = GEOSisValid_r(handle, collected.get());
+    if (valid == 1) return collected.release();
+    if (valid == 2) return nullptr;
+    return GEOSUnaryUnion_r(handle, collected.get());
   }
 
   void append_wkb(const GEOSGeometry* geometry, bool has_z, int32_t srid, std::vector<uint8_t>& out) {
@@ -392,7 +429,7 @@ struct GeometryValidator::Geos {
   }
 };
 
-GeometryValidator::GeometryValidator(bool (*cancel_requested)()) : geos_(new Geos) {
+GeometryValidator::GeometryValidator(CancelCheck cancel_requested) : geos_(new Geos) {
   geos_->handle = GEOS_init_r();
   if (geos_->handle == nullptr) {
     delete geos_;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cancel.hpp"
 #include "core/geometry.hpp"
 
 namespace geo_import::core {
@@ -19,17 +20,11 @@ struct Validation {
   std::string reason;  // why it was repaired or is invalid, with where
 };
 
-// Thrown when GEOS stopped because the cancel check asked it to.
-class Interrupted : public std::runtime_error {
- public:
-  Interrupted() : std::runtime_error("interrupted") {}
-};
-
 // One GEOS context (reentrant API), for one import.
 class GeometryValidator {
  public:
   // `cancel_requested`, if given, is polled by GEOS during long operations.
-  explicit GeometryValidator(bool (*cancel_requested)() = nullptr);
+  explicit GeometryValidator(CancelCheck cancel_requested = nullptr);
   ~GeometryValidator();
   GeometryValidator(const GeometryValidator&) = delete;
   GeometryValidator& operator=(const GeometryValidator&) = delete;

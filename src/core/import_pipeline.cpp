@@ -9,11 +9,19 @@ void Batch::clear() {
   ewkb.clear();
 }
 
-ImportPipeline::ImportPipeline(const char* data, std::size_t length) : reader_(data, length) {}
+void Batch::mark_failed(std::size_t position, std::string_view reason) {
+  BatchFeature& feature = features[position];
+  feature.outcome = BatchFeature::Outcome::Failed;
+  feature.reason = Span{static_cast<uint32_t>(text.size()), static_cast<uint32_t>(reason.size())};
+  text.append(reason);
+}
+
+ImportPipeline::ImportPipeline(const char* data, std::size_t length, CancelCheck cancel_requested)
+    : reader_(data, length, cancel_requested), cancel_requested_(cancel_requested) {}
 
 void ImportPipeline::start(const PipelineOptions& options) {
   options_ = options;
-  validator_ = std::make_unique<GeometryValidator>(options.cancel_requested);
+  validator_ = std::make_unique<GeometryValidator>(cancel_requested_);
 }
 
 bool ImportPipeline::next_batch(Batch& batch) {
@@ -23,7 +31,7 @@ bool ImportPipeline::next_batch(Batch& batch) {
     if (!reader_.next(feature_)) break;
     last_offset_ = feature_.byte_offset;
     add(feature_, batch);
-    if (options_.cancel_requested != nullptr && options_.cancel_requested()) break;
+    if (cancel_requested_ != nullptr && cancel_requested_()) break;
   }
   return !batch.features.empty();
 }

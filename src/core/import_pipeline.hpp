@@ -21,7 +21,6 @@ struct PipelineOptions {
   int32_t srid = 4326;                // written into each EWKB
   std::size_t batch_features = 5000;  // a batch ends at this many features...
   std::size_t batch_bytes = 8 << 20;  // ...or after this much input
-  bool (*cancel_requested)() = nullptr;
 };
 
 // A span of a Batch buffer.
@@ -55,12 +54,15 @@ struct Batch {
 
   void clear();
   std::string_view view(Span span) const { return std::string_view(text).substr(span.offset, span.length); }
+  // A feature the database could not store after all (e.g. not reprojectable).
+  void mark_failed(std::size_t position, std::string_view reason);
 };
 
 class ImportPipeline {
  public:
-  // `data` as for GeoJsonReader.
-  ImportPipeline(const char* data, std::size_t length);
+  // `data` as for GeoJsonReader; `cancel_requested` is polled while reading,
+  // between features and inside GEOS.
+  ImportPipeline(const char* data, std::size_t length, CancelCheck cancel_requested = nullptr);
 
   DocumentKind kind() const { return reader_.kind(); }
   std::size_t feature_count() const { return reader_.feature_count(); }
@@ -77,6 +79,7 @@ class ImportPipeline {
   Span append_text(Batch& batch, std::string_view text);
 
   GeoJsonReader reader_;
+  CancelCheck cancel_requested_;
   PipelineOptions options_;
   std::unique_ptr<GeometryValidator> validator_;
   Feature feature_;

@@ -32,7 +32,9 @@ void check_import_access(Datum file_id, const char* schema) {
     if (!privileged) refuse(file_id, "There is no table public.project_files to look the file's project up in.");
     return;
   }
-  spi_value("SELECT 1 FROM public.project_files WHERE id OPERATOR(pg_catalog.=) $1", 1, types, values,
+  // FOR KEY SHARE: a concurrent deletion of the file waits for this import,
+  // then removes it all, instead of leaving its rows behind.
+  spi_value("SELECT 1 FROM public.project_files WHERE id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE", 1, types, values,
             CurrentMemoryContext, &found);
   if (!found) refuse(file_id, "The file does not exist in public.project_files.");
   if (privileged) return;

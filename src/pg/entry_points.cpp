@@ -2,8 +2,8 @@
 #include <cstring>
 #include <new>
 
+#include "core/cancel.hpp"
 #include "core/geojson_reader.hpp"
-#include "core/geometry_validation.hpp"
 #include "pg/importer.hpp"
 #include "pg/pg_guard.hpp"
 #include "pg/progress_worker.hpp"

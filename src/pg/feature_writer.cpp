@@ -37,7 +37,8 @@ struct FeatureWriter {
   FmgrInfo transform;
   bool reproject;
   int32 target_srid;
-  MemoryContext batch_context;
+  MemoryContext batch_context;  // reset after each write
+  Datum* geometries;            // the batch's geometries, by position, in batch_context
 };
 
 namespace {
@@ -132,6 +133,50 @@ Datum geometry_from_ewkb(FeatureWriter* writer, const core::Batch& batch, const 
   return geometry;
 }
 
+bool stores_geometry(const core::BatchFeature& feature) {
+  return feature.outcome != core::BatchFeature::Outcome::Failed && feature.has_geometry;
+}
+
+// Makes the geometries of positions [from, to) in a subtransaction. On an
+// error that belongs to the data it returns the error, with the
+// subtransaction rolled back; a cancel or a resource error is raised.
+ErrorData* make_geometries_in_subtransaction(FeatureWriter* writer, const core::Batch& batch, std::size_t from,
+                                             std::size_t to) {
+  MemoryContext context = CurrentMemoryContext;
+  ResourceOwner owner = CurrentResourceOwner;
+  ErrorData* volatile error = nullptr;
+  BeginInternalSubTransaction(nullptr);
+  MemoryContextSwitchTo(context);
+  PG_TRY();
+  {
+    for (std::size_t i = from; i < to; ++i) {
+      if (stores_geometry(batch.features[i])) {
+        writer->geometries[i] = geometry_from_ewkb(writer, batch, batch.features[i]);
+      }
+    }
+    ReleaseCurrentSubTransaction();
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(context);
+    error = CopyErrorData();
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();
+  }
+  PG_END_TRY();
+  MemoryContextSwitchTo(context);
+  CurrentResourceOwner = owner;
+  if (error != nullptr) {
+    const int error_class = ERRCODE_TO_CATEGORY(error->sqlerrcode);
+    if (error_class == ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION) ||
+        error_class == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
+        error_class == ERRCODE_TO_CATEGORY(ERRCODE_PROGRAM_LIMIT_EXCEEDED)) {
+      ReThrowError(error);
+    }
+  }
+  return error;
+}
+
 void flush(FeatureWriter* writer) {
   if (writer->buffered == 0) return;
   table_multi_insert(writer->relation, writer->slots, writer->buffered, writer->command_id, 0, writer->bulk_state);
@@ -192,9 +237,38 @@ FeatureWriter* feature_writer_open(const FeatureTarget& target) {
   return writer;
 }
 
+int feature_writer_prepare(FeatureWriter* writer, const core::Batch& batch, GeometryFailure** failures) {
+  MemoryContext previous = MemoryContextSwitchTo(writer->batch_context);
+  const std::size_t n = batch.features.size();
+  writer->geometries = static_cast<Datum*>(palloc0(sizeof(Datum) * n));
+  *failures = nullptr;
+  int failed = 0;
+  if (!writer->reproject) {
+    for (std::size_t i = 0; i < n; ++i) {
+      CHECK_FOR_INTERRUPTS();
+      if (stores_geometry(batch.features[i]))
+        writer->geometries[i] = geometry_from_ewkb(writer, batch, batch.features[i]);
+    }
+  } else if (make_geometries_in_subtransaction(writer, batch, 0, n) != nullptr) {
+    // Some feature cannot be reprojected: find which, one at a time.
+    *failures = static_cast<GeometryFailure*>(palloc(sizeof(GeometryFailure) * n));
+    for (std::size_t i = 0; i < n; ++i) {
+      CHECK_FOR_INTERRUPTS();
+      if (!stores_geometry(batch.features[i])) continue;
+      if (ErrorData* error = make_geometries_in_subtransaction(writer, batch, i, i + 1)) {
+        (*failures)[failed++] = {i,
+                                 psprintf("cannot reproject it to SRID %d: %s", writer->target_srid, error->message)};
+      }
+    }
+  }
+  MemoryContextSwitchTo(previous);
+  return failed;
+}
+
 void feature_writer_write(FeatureWriter* writer, const core::Batch& batch) {
   MemoryContext previous = MemoryContextSwitchTo(writer->batch_context);
-  for (const core::BatchFeature& feature : batch.features) {
+  for (std::size_t position = 0; position < batch.features.size(); ++position) {
+    const core::BatchFeature& feature = batch.features[position];
     CHECK_FOR_INTERRUPTS();
     if (feature.outcome == core::BatchFeature::Outcome::Failed) continue;
     if (writer->buffered == writer->capacity) flush(writer);
@@ -219,7 +293,7 @@ void feature_writer_write(FeatureWriter* writer, const core::Batch& batch) {
       isnull[writer->properties_column] = false;
     }
     if (feature.has_geometry) {
-      values[writer->geometry_column] = geometry_from_ewkb(writer, batch, feature);
+      values[writer->geometry_column] = writer->geometries[position];
       isnull[writer->geometry_column] = false;
     }
     ExecStoreVirtualTuple(slot);

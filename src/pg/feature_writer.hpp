@@ -22,7 +22,21 @@ struct FeatureTarget {
 
 FeatureWriter* feature_writer_open(const FeatureTarget& target);
 
-// Inserts the batch's imported and repaired features; failed ones are skipped.
+// A feature of the batch whose geometry PostGIS refused (e.g. a coordinate
+// PROJ cannot reproject): its position in the batch and PostGIS's message.
+struct GeometryFailure {
+  std::size_t position;
+  const char* message;
+};
+
+// Makes the batch's geometries (EWKB to PostGIS, reprojected). Reprojection
+// runs in a subtransaction, so that a feature it fails on fails alone; such
+// features are returned (in `*failures`, valid until the next write) for the
+// caller to mark failed before feature_writer_write.
+int feature_writer_prepare(FeatureWriter* writer, const core::Batch& batch, GeometryFailure** failures);
+
+// Inserts the batch's imported and repaired features; failed ones are
+// skipped. Call after feature_writer_prepare.
 void feature_writer_write(FeatureWriter* writer, const core::Batch& batch);
 
 void feature_writer_close(FeatureWriter* writer);

@@ -62,6 +62,13 @@ void check_srid(Oid postgis_schema, int32 srid, const char* role) {
   }
 }
 
+// The log's metadata: the report so far with the settings and the counts.
+std::string report_json(const core::ImportReport& report, const std::string& settings, int32 total) {
+  return report.metadata_json(settings + ",\"total_features\":" + std::to_string(total) +
+                              ",\"imported_count\":" + std::to_string(report.imported()) +
+                              ",\"failed_count\":" + std::to_string(report.failed()));
+}
+
 // "source_srid": ..., as members for the log's metadata.
 std::string settings_json(const ImportCall& call, int32 source_srid, int32 target_srid) {
   return "\"source_srid\":" + std::to_string(source_srid) + ",\"target_srid\":" + std::to_string(target_srid) +
@@ -110,7 +117,7 @@ Datum result_row(const ImportCall& call, const core::ImportReport& report, int32
 }
 
 Datum run_import(ImportCall& call) {
-  core::ImportPipeline pipeline(call.document, call.document_length);
+  core::ImportPipeline pipeline(call.document, call.document_length, cancel_requested);
   const int32 source_srid =
       call.options.source_srid != 0 ? call.options.source_srid : pipeline.crs_srid().value_or(kDefaultSrid);
   const int32 target_srid = call.options.target_srid != 0 ? call.options.target_srid : source_srid;
@@ -141,19 +148,22 @@ Datum run_import(ImportCall& call) {
   pipeline_options.on_invalid = call.options.on_invalid;
   pipeline_options.srid = source_srid;
   pipeline_options.batch_features = static_cast<std::size_t>(call.options.batch_size);
-  pipeline_options.cancel_requested = cancel_requested;
   pipeline.start(pipeline_options);
 
   core::ImportReport report(static_cast<std::size_t>(call.options.max_errors));
   core::Batch batch;
   while (pipeline.next_batch(batch)) {
+    GeometryFailure* failures = nullptr;
+    int failure_count = 0;
+    pg_call([&] { failure_count = feature_writer_prepare(writer, batch, &failures); });
+    for (int i = 0; i < failure_count; ++i) batch.mark_failed(failures[i].position, failures[i].message);
     if (call.options.on_invalid == core::InvalidPolicy::Fail) {
       for (const core::BatchFeature& feature : batch.features) {
         if (feature.outcome == core::BatchFeature::Outcome::Failed) fail_on_invalid(batch, feature);
       }
     }
     report.add(batch);
-    const std::string metadata = call.progress != nullptr ? std::string() : report.metadata_json(settings);
+    const std::string metadata = call.progress != nullptr ? std::string() : report_json(report, settings, total);
     pg_call([&] {
       feature_writer_write(writer, batch);
       report_progress(call, total, static_cast<int32>(report.imported()), static_cast<int32>(report.failed()),
@@ -161,9 +171,7 @@ Datum run_import(ImportCall& call) {
     });
   }
 
-  const std::string final_report = report.metadata_json(settings + ",\"total_features\":" + std::to_string(total) +
-                                                        ",\"imported_count\":" + std::to_string(report.imported()) +
-                                                        ",\"failed_count\":" + std::to_string(report.failed()));
+  const std::string final_report = report_json(report, settings, total);
   const std::string summary = report.error_summary();
   Datum result = 0;
   pg_call([&] {
@@ -172,7 +180,8 @@ Datum run_import(ImportCall& call) {
     if (call.progress != nullptr) {
       progress_channel_finish(call.progress);
     } else {
-      // Without a worker the log lives in this transaction: complete it here.
+      // Without a worker the log lives in this transaction; the last batch
+      // completed it, unless the payload had no feature at all.
       import_log_progress(&call.record, static_cast<int32>(report.imported()), static_cast<int32>(report.failed()),
                           final_report.c_str());
     }

@@ -193,9 +193,22 @@ class ProgressWorker {
     pg_atomic_write_u32(&shared_->worker_state, static_cast<uint32>(WorkerState::LogInserted));
     SetLatch(shared_->importer_latch);
 
-    while (!import_transaction_over()) {
-      publish_progress();
-      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kProgressIntervalMs, PG_WAIT_EXTENSION);
+    // Wakes for each batch the import posts, but publishes at most once per
+    // interval; asks whether the importing transaction is over only when
+    // the import says it is done or an interval has passed.
+    TimestampTz next_publish = 0;
+    TimestampTz next_check = 0;
+    while (true) {
+      const TimestampTz now = GetCurrentTimestamp();
+      if (import_says_over() || now >= next_check) {
+        if (import_transaction_over()) break;
+        next_check = TimestampTzPlusMilliseconds(now, kProgressIntervalMs);
+      }
+      if (now >= next_publish && publish_progress()) {
+        next_publish = TimestampTzPlusMilliseconds(now, kProgressIntervalMs);
+      }
+      const long wait_ms = Max(1, (Min(next_publish > now ? next_publish : next_check, next_check) - now) / 1000);
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
       ResetLatch(MyLatch);
       CHECK_FOR_INTERRUPTS();
     }
@@ -224,12 +237,20 @@ class ProgressWorker {
     return over;
   }
 
-  void publish_progress() {
+  bool import_says_over() {
+    SpinLockAcquire(&shared_->mutex);
+    const bool over = shared_->import_over;
+    SpinLockRelease(&shared_->mutex);
+    return over;
+  }
+
+  // Commits the newest counts unless they were published already; true if it did.
+  bool publish_progress() {
     SpinLockAcquire(&shared_->mutex);
     const bool total_known = shared_->total_known;
     const int32 counts[3] = {shared_->total, shared_->imported, shared_->failed};
     SpinLockRelease(&shared_->mutex);
-    if (!total_known || memcmp(counts, published_, sizeof counts) == 0) return;
+    if (!total_known || memcmp(counts, published_, sizeof counts) == 0) return false;
     in_transaction([&] {
       Oid types[] = {UUIDOID, INT4OID, INT4OID, INT4OID};
       Datum values[] = {UUIDPGetDatum(&shared_->log_id), Int32GetDatum(counts[0]), Int32GetDatum(counts[1]),
@@ -241,6 +262,7 @@ class ProgressWorker {
               4, types, values);
     });
     memcpy(published_, counts, sizeof counts);
+    return true;
   }
 
   void settle() {
