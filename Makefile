@@ -7,6 +7,9 @@ OBJS = $(CORE_SOURCES:.cpp=.o) $(PG_SOURCES:.cpp=.o)
 DATA = $(wildcard geo_import--*.sql)
 
 REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+# Isolation tests (isolationtester): specs/<name>.spec, expected/<name>.out.
+# make installcheck runs them after REGRESS, in database isolation_regression.
+ISOLATION = $(sort $(basename $(notdir $(wildcard specs/*.spec))))
 
 SHLIB_LINK = $(GEO_IMPORT_LIBS) -lstdc++
 

@@ -5,6 +5,10 @@
 #   scripts/cluster.sh env     prints the export lines of the running cluster
 #   scripts/cluster.sh status  says whether the recorded cluster runs
 #   scripts/cluster.sh stop    stops it and removes its temporary directory
+#   scripts/cluster.sh crash   `pg_ctl stop -m immediate`: a simulated server crash
+#                              (data, state and port are kept)
+#   scripts/cluster.sh restart starts the recorded cluster again after a crash
+#                              (or a stop by hand), with crash recovery
 #
 #   eval "$(scripts/cluster.sh start)"   # connect with plain psql afterwards
 #
@@ -23,6 +27,14 @@
 # invoking OS user. wal_level = logical and wal2json allowed, for the
 # progress/Realtime tests; no shared_preload_libraries (the extension must not
 # need it).
+#
+# Settings for a new cluster (ignored when a running one is reused; stop it
+# first to apply them):
+#   GEO_IMPORT_CLUSTER_MAX_WORKERS  max_worker_processes (default 32). The
+#       logical replication launcher takes one slot, and every running import
+#       one more for its progress worker, so 2 leaves a single free slot.
+#   GEO_IMPORT_CLUSTER_SETTINGS     extra postgresql.conf lines, appended last
+#       (e.g. $'max_parallel_workers_per_gather = 0\nlog_min_messages = log').
 set -euo pipefail
 
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
@@ -135,7 +147,7 @@ cluster_start() {
 listen_addresses = '${GEO_IMPORT_CLUSTER_LISTEN:-}'
 unix_socket_directories = '$CLUSTER_DIR'
 wal_level = logical
-max_worker_processes = 32
+max_worker_processes = ${GEO_IMPORT_CLUSTER_MAX_WORKERS:-32}
 max_replication_slots = 10
 max_wal_senders = 10
 output_plugin_libraries = 'pgoutput, test_decoding, wal2json'
@@ -148,6 +160,10 @@ max_wal_size = 4GB
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_messages = warning
 EOF
+  if [ -n "${GEO_IMPORT_CLUSTER_SETTINGS:-}" ]; then
+    printf '# GEO_IMPORT_CLUSTER_SETTINGS\n%s\n' "$GEO_IMPORT_CLUSTER_SETTINGS" |
+      cluster_as_owner tee -a "$CLUSTER_DIR/data/postgresql.conf" >/dev/null
+  fi
 
   # Try ports upwards; retry when another process grabs ours between the
   # check and the start.
@@ -186,6 +202,26 @@ EOF
   cluster_env
 }
 
+# A simulated server crash: every server process stops at once, without a
+# checkpoint; the next start runs crash recovery.
+cluster_crash() {
+  cluster_read_state || cluster_die "no cluster recorded in $CLUSTER_STATE"
+  cluster_as_owner "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -m immediate -w -t 60 stop >/dev/null ||
+    cluster_die "pg_ctl stop -m immediate failed"
+  cluster_log "crashed cluster '$CLUSTER_NAME' (pg_ctl stop -m immediate); scripts/cluster.sh restart brings it back"
+}
+
+# Starts the recorded cluster again (same directory, same port).
+cluster_restart() {
+  cluster_read_state || cluster_die "no cluster recorded in $CLUSTER_STATE"
+  if ! cluster_running; then
+    cluster_as_owner "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/postgres.log" -w -t 120 start \
+      >/dev/null || { tail -n 30 "$CLUSTER_DIR/postgres.log" >&2; cluster_die "could not restart the cluster"; }
+  fi
+  cluster_log "restarted cluster '$CLUSTER_NAME' on port $CLUSTER_PORT"
+  cluster_env
+}
+
 cluster_status() {
   if cluster_read_state && cluster_running; then
     cluster_log "cluster '$CLUSTER_NAME' runs on port $CLUSTER_PORT ($CLUSTER_DIR)"
@@ -200,9 +236,11 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
     start) cluster_start ;;
     stop) cluster_stop ;;
+    crash) cluster_crash ;;
+    restart) cluster_restart ;;
     env) cluster_read_state && cluster_running || cluster_die "cluster '$CLUSTER_NAME' is not running; run: scripts/cluster.sh start"
          cluster_env ;;
     status) cluster_status ;;
-    *) echo "usage: $0 start|stop|env|status   (cluster name from GEO_IMPORT_CLUSTER, default 'default')" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|crash|restart|env|status   (cluster name from GEO_IMPORT_CLUSTER, default 'default')" >&2; exit 2 ;;
   esac
 fi

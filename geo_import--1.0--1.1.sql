@@ -1,0 +1,38 @@
+-- geo_import 1.0 -> 1.1: the example of the upgrade path. It changes nothing.
+\echo Use "ALTER EXTENSION geo_import UPDATE TO '1.1'" to load this file. \quit
+
+-- `ALTER EXTENSION geo_import UPDATE [TO '1.1']` runs this script in one
+-- transaction, as the extension's owner, with @extschema@ replaced by the
+-- extension's schema and search_path set to it. geo_import.control keeps
+-- default_version = '1.0' until 1.1 is released; `CREATE EXTENSION geo_import
+-- VERSION '1.1'` then runs geo_import--1.0.sql and this script. The test is
+-- test/pgtap/12_lifecycle.sql.
+--
+-- What an upgrade script of geo_import must do:
+--
+-- * Keep the data. import_logs, feature_collections, layers and geo_features
+--   hold users' imports: change them with ALTER TABLE (ADD COLUMN with a
+--   default, new indexes, constraints NOT VALID + VALIDATE), never by
+--   dropping and re-creating them. A new table that holds user data gets
+--   pg_extension_config_dump(), or pg_dump leaves its rows behind.
+-- * Leave every object as the new version's install would make it, with
+--   qualified names only: every SECURITY DEFINER function with
+--   `SET search_path = pg_catalog, pg_temp` and @extschema@-qualified names
+--   (test/pgtap/11_definer_hygiene.sql checks both), one signature per
+--   function name (PostgREST cannot choose between overloads).
+-- * Redo the privileges of what it creates or re-creates. CREATE OR REPLACE
+--   FUNCTION with an unchanged signature keeps the grants; a new or re-created
+--   function or table gets Supabase's default privileges in public (ALL to
+--   anon, authenticated and service_role), so it needs the REVOKE/GRANT block
+--   of geo_import--1.0.sql again: writes only through import_geojson,
+--   update_import_progress and the settle/reap functions for the owner only.
+-- * Keep RLS and the policies (ALTER POLICY, not DROP + CREATE, where a
+--   policy changes), and import_logs in publication supabase_realtime.
+-- * Mind what is not an extension member: the cleanup trigger
+--   geo_import_forget_project_file on the application's public.project_files
+--   (attached by geo_import_attach_project_files()) depends on the trigger
+--   function, so that function must keep its name and signature, or the
+--   script must re-attach the trigger itself.
+-- * Stay compatible with the shared library: `make install` replaces
+--   geo_import.so for every database at once, while a database may still be
+--   at 1.0. The C entry points of every released version stay in the library.
