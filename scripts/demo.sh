@@ -56,19 +56,9 @@ LIVE_FILE="$DATA_DIR/demo-points-$LIVE_POINTS.geo.json"
 # the current speed; the demo raises it for that one call (and says so).
 LIVE_STATEMENT_TIMEOUT=10min
 
-say() { printf '\n==> %s\n' "$*"; }
-die() {
-  printf '\ndemo.sh: FAILED: %s\n' "$*" >&2
-  exit 1
-}
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  else
-    command -v sudo >/dev/null 2>&1 || die "need root or sudo for: $*"
-    sudo "$@"
-  fi
-}
+SCRIPT_NAME=demo.sh
+# shellcheck source=scripts/lib.sh
+source "$REPO/scripts/lib.sh"
 demo_psql() { psql -X -q -v ON_ERROR_STOP=1 -d "$DEMO_DB" "$@"; }
 
 # Background processes of the live-progress part, stopped on any exit.
@@ -88,9 +78,7 @@ if [ -z "${GEO_IMPORT_DEMO_SKIP_BUILD:-}" ]; then
   say "Installing Debian packages (scripts/install-deps.sh)"
   bash scripts/install-deps.sh || die "scripts/install-deps.sh failed"
 
-  say "Building and installing geo_import"
-  make -j2 PG_CONFIG="$PG_CONFIG" || die "make failed"
-  as_root make install PG_CONFIG="$PG_CONFIG" || die "make install failed"
+  build_and_install
 fi
 
 say "Starting the throwaway cluster (scripts/cluster.sh start)"

@@ -40,19 +40,9 @@ suite_names=()
 suite_passed=()
 suite_failed=()
 
-say() { printf '\n==> %s\n' "$*"; }
-die() {
-  printf '\ntest.sh: FAILED: %s\n' "$*" >&2
-  exit 1
-}
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  else
-    command -v sudo >/dev/null 2>&1 || die "need root or sudo for: $*"
-    sudo "$@"
-  fi
-}
+SCRIPT_NAME=test.sh
+# shellcheck source=scripts/lib.sh
+source "$REPO/scripts/lib.sh"
 record() { # record <suite> <passed> <failed>
   suite_names+=("$1")
   suite_passed+=("$2")
@@ -78,11 +68,7 @@ say "Installing Debian packages (scripts/install-deps.sh)"
 bash scripts/install-deps.sh || die "scripts/install-deps.sh failed"
 
 # --- 2. build and install ----------------------------------------------------
-say "Building the extension (make -j2)"
-[ -f Makefile ] || die "no Makefile in $REPO"
-make -j2 PG_CONFIG="$PG_CONFIG" || die "make failed"
-say "Installing the extension (make install)"
-as_root make install PG_CONFIG="$PG_CONFIG" || die "make install failed"
+build_and_install
 
 # --- 3. core unit tests ------------------------------------------------------
 say "Core unit tests (CMake/CTest)"
