@@ -24,8 +24,8 @@ plot 'chart.dat' using 2:xtic(1) title "import_geojson (PostgREST request)" lc r
      '' using 5 title "set-based SQL" lc rgb "#7570b3", \
      '' using 6 title "PL/pgSQL loop + EXCEPTION" lc rgb "#e7298a"
 
-set title "Backend peak memory, VmHWM in MB (log scale; lower is better). Outlined: 2.5 x payload, import_geojson's target"
-set ylabel "MB"
+set title "Backend peak memory, VmHWM in MiB (log scale; lower is better). Outlined: 2.5 x payload, import_geojson's target"
+set ylabel "MiB"
 set format y "%g"
 plot 'chart-memory.dat' using 2:xtic(1) title "import_geojson (PostgREST request)" lc rgb "#1b9e77", \
      '' using 3 title "binary COPY (floor)" lc rgb "#7f7f7f", \
