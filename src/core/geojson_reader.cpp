@@ -73,7 +73,12 @@ class Scanner {
   }
 
   std::size_t skip_string(std::size_t pos) const {
+    std::size_t next_cancel_check = pos + kCancelCheckBytes;
     for (std::size_t p = pos + 1; p < length_; ++p) {
+      if (p >= next_cancel_check) {
+        poll_cancel();
+        next_cancel_check = p + kCancelCheckBytes;
+      }
       if (data_[p] == '\\') {
         ++p;
       } else if (data_[p] == '"') {
@@ -81,6 +86,10 @@ class Scanner {
       }
     }
     throw malformed(pos, "unterminated string");
+  }
+
+  void poll_cancel() const {
+    if (cancel_requested_ != nullptr && cancel_requested_()) throw Interrupted();
   }
 
   DocumentError malformed(std::size_t pos, const std::string& what) const {
@@ -93,7 +102,7 @@ class Scanner {
     std::size_t next_cancel_check = pos + kCancelCheckBytes;
     for (std::size_t p = pos; p < length_; ++p) {
       if (p >= next_cancel_check) {
-        if (cancel_requested_ != nullptr && cancel_requested_()) throw Interrupted();
+        poll_cancel();
         next_cancel_check = p + kCancelCheckBytes;
       }
       const char c = data_[p];
