@@ -8,18 +8,17 @@ The same N gives the same bytes on every machine and every run: a seeded
 Mersenne Twister (whose random() sequence Python keeps stable across
 versions) and fixed-precision formatting. The first K features of
 `points N` are exactly `points K` (the linearity check compares 100k and
-1M points of one stream).
+1M points of one stream), and likewise for polygons.
 
 Points: properties {"name": string, "value": number, "kind": string}, no
 feature id; positions have five decimals (~1 m), spread over the whole
-lon/lat range (~141 bytes per feature, ~141 MB for 1M).
+lon/lat range (~145 bytes per feature, 145 MB for 1M).
 
 Polygons: octagon-ish rings (9 positions, closed) of ~0.01 degrees around
-uniformly spread centres, a numeric feature id and 3 properties {"name", "value", "category"}. Every 50th feature
-(index % 50 == 7, so exactly 2%) has two neighbouring vertices swapped,
-which makes its ring cross itself (a "bowtie": ST_IsValid says
-Self-intersection, repair splits it into a multipolygon). ~340 bytes per
-feature, ~34 MB for 100k.
+uniformly spread centres, a numeric feature id and 3 properties {"name",
+"value", "category"}. Every 50th feature (index % 50 == 7, so exactly 2%)
+has two neighbouring vertices swapped, which makes its ring cross itself
+(ST_IsValid: "Self-intersection"). ~360 bytes per feature, 36 MB for 100k.
 
 Output: one FeatureCollection, one feature per line. Written to OUT.tmp
 and renamed, so an interrupted run leaves no half file.

@@ -181,7 +181,7 @@ def memory_report(log_path, log_offset, pid, readings):
         top = sorted((x for x in dump if x[1] != "Grand total"), reverse=True)[:4]
         lines.append("| %.1f s | %.0f | %.0f | %.0f | %s |" % (
             moment, anon_kb / 1024, total / 2**20, max(0, anon_kb * 1024 - total) / 2**20,
-            "; ".join("%s %.0f MB%s" % (n, b / 2**20, " (%s)" % d[:30] if d else "") for b, n, d in top)))
+            "; ".join("%s %.0f MiB%s" % (n, b / 2**20, " (%s)" % d[:30] if d else "") for b, n, d in top)))
     return lines
 
 
@@ -260,7 +260,7 @@ def main():
                                                      "live progress off" if args.no_progress else
                                                      "live progress on"))
     out.append("")
-    out.append("%.2f s wall, %d perf samples at %d Hz (%s call graphs), backend VmHWM %.0f MB for a %.0f MB "
+    out.append("%.2f s wall, %d perf samples at %d Hz (%s call graphs), backend VmHWM %.0f MiB for a %.0f MiB "
                "payload (%.2f×)." % (elapsed, total, args.freq, args.call_graph, hwm / 1024,
                                      len(payload) / 2**20, hwm * 1024 / len(payload)))
     out.append("")
@@ -275,11 +275,11 @@ def main():
         out.append("| `%s` | %.1f%% |" % (name.replace("|", "\\|"), 100.0 * n / total))
     if probe.readings and log_offset is not None:
         out.append("")
-        out.append("| memory at | RssAnon MB | palloc'd (all contexts) MB | outside palloc MB | biggest contexts |")
+        out.append("| memory at | RssAnon MiB | palloc'd (all contexts) MiB | outside palloc MiB | biggest contexts |")
         out.append("|---|---:|---:|---:|---|")
         out += memory_report(log_path, log_offset, pid, probe.readings)
         out.append("")
-        out.append("Peak RssAnon seen: %.0f MB." % (probe.peak_anon_kb / 1024))
+        out.append("Peak RssAnon seen: %.0f MiB." % (probe.peak_anon_kb / 1024))
     out.append("")
     text = "\n".join(out) + "\n"
     if args.out:

@@ -23,7 +23,7 @@
 #    bench/results/ (what the README shows); --quick to build/bench-quick/
 #    unless --out says otherwise.
 #
-# The full run takes about 35–50 minutes on 2 cores; --quick about 2.
+# The full run takes about 35 minutes on 2 (shared) cores; --quick about 2.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
