@@ -41,19 +41,9 @@ GEODATA_DIR="$REPO/.cache/geodata" # shared with scripts/demo.sh
 BENCH_DATA_DIR="$REPO/.cache/bench"
 GEO_MAPS_VERSION=0.6.0 # pinned: the same bytes on every run
 
-say() { printf '\n==> %s\n' "$*"; }
-die() {
-  printf '\nbench/run.sh: FAILED: %s\n' "$*" >&2
-  exit 1
-}
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  else
-    command -v sudo >/dev/null 2>&1 || die "need root or sudo for: $*"
-    sudo "$@"
-  fi
-}
+SCRIPT_NAME=bench/run.sh
+# say, die, as_root, build_and_install
+. "$REPO/scripts/lib.sh"
 
 quick=0
 out=""
@@ -93,9 +83,7 @@ bash scripts/install-deps.sh --bench || die "scripts/install-deps.sh --bench fai
 if [ "${GEO_IMPORT_BENCH_SKIP_BUILD:-0}" = 1 ]; then
   say "Skipping the build (GEO_IMPORT_BENCH_SKIP_BUILD=1): measuring the installed geo_import"
 else
-  say "Building and installing geo_import"
-  make -j2 PG_CONFIG="$PG_CONFIG" || die "make failed"
-  as_root make install PG_CONFIG="$PG_CONFIG" || die "make install failed"
+  build_and_install
 fi
 
 # --- 3. data -------------------------------------------------------------------
