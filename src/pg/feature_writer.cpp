@@ -7,9 +7,6 @@ namespace {
 // Tuples per table_multi_insert call, as COPY buffers them.
 constexpr int kMaxBufferedTuples = 1000;
 
-// Properties nest no deeper than simdjson's default depth limit.
-constexpr int kMaxPropertyDepth = 1024;
-
 }  // namespace
 
 struct FeatureWriter {
@@ -68,7 +65,8 @@ Datum properties_to_jsonb(const core::Batch& batch, const core::BatchFeature& fe
   using Kind = core::PropertyToken::Kind;
   JsonbParseState* state = nullptr;
   JsonbValue* result = nullptr;
-  bool in_object[kMaxPropertyDepth + 1];
+  // The reader fails a feature nested deeper than this; the check below guards the array all the same.
+  bool in_object[core::kMaxPropertyDepth + 1];
   int depth = 0;
   for (std::size_t i = 0; i < feature.token_count; ++i) {
     const core::PropertyToken& token = batch.tokens[feature.first_token + i];
@@ -76,7 +74,7 @@ Datum properties_to_jsonb(const core::Batch& batch, const core::BatchFeature& fe
     switch (token.kind) {
       case Kind::BeginObject:
       case Kind::BeginArray:
-        if (depth == kMaxPropertyDepth) elog(ERROR, "geo_import: properties nested too deeply");
+        if (depth == static_cast<int>(core::kMaxPropertyDepth)) elog(ERROR, "geo_import: properties nested too deeply");
         in_object[++depth] = token.kind == Kind::BeginObject;
         result = pushJsonbValue(&state, in_object[depth] ? WJB_BEGIN_OBJECT : WJB_BEGIN_ARRAY, nullptr);
         continue;
