@@ -29,9 +29,6 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 
-PG_BINDIR=/usr/lib/postgresql/15/bin
-export PG_CONFIG=${PG_CONFIG:-$PG_BINDIR/pg_config}
-export PATH="$PG_BINDIR:$PATH"
 export GEO_IMPORT_CLUSTER=${GEO_IMPORT_BENCH_CLUSTER:-bench}
 # Debian's interpreter (python3-psycopg2 and friends live there), not
 # whatever python3 comes first on PATH.
@@ -64,15 +61,7 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-cluster_started=0
-on_exit() {
-  local rc=$?
-  if [ "$cluster_started" -eq 1 ]; then
-    bash "$REPO/scripts/cluster.sh" stop || true
-  fi
-  exit "$rc"
-}
-trap on_exit EXIT
+trap stop_cluster_on_exit EXIT
 trap 'exit 130' INT TERM
 
 # --- 1. packages -------------------------------------------------------------

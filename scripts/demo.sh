@@ -36,9 +36,6 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 
-PG_BINDIR=/usr/lib/postgresql/15/bin
-export PG_CONFIG=${PG_CONFIG:-$PG_BINDIR/pg_config}
-export PATH="$PG_BINDIR:$PATH"
 export GEO_IMPORT_CLUSTER=${GEO_IMPORT_DEMO_CLUSTER:-default}
 
 DEMO_DB=geo_import_demo

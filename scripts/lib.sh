@@ -1,5 +1,10 @@
 # Shell helpers for scripts/test.sh, scripts/demo.sh and bench/run.sh.
-# Source it after setting SCRIPT_NAME (used in messages) and PG_CONFIG.
+# Source it after setting REPO and SCRIPT_NAME (used in messages).
+
+# PostgreSQL 15's binaries first (psql, pg_ctl, pg_recvlogical), and its pg_config.
+PG_BINDIR=/usr/lib/postgresql/15/bin
+export PG_CONFIG=${PG_CONFIG:-$PG_BINDIR/pg_config}
+export PATH="$PG_BINDIR:$PATH"
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -24,4 +29,15 @@ build_and_install() {
   make -j2 PG_CONFIG="$PG_CONFIG" || die "make failed"
   say "Installing the extension (make install)"
   as_root make install PG_CONFIG="$PG_CONFIG" || die "make install failed"
+}
+
+# Stops the script's throwaway cluster when the script exits, once
+# cluster_started=1 says it was started.
+cluster_started=0
+stop_cluster_on_exit() {
+  local rc=$?
+  if [ "$cluster_started" -eq 1 ]; then
+    bash "$REPO/scripts/cluster.sh" stop || true
+  fi
+  exit "$rc"
 }

@@ -24,10 +24,6 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 
-PG_BINDIR=/usr/lib/postgresql/15/bin
-export PG_CONFIG=${PG_CONFIG:-$PG_BINDIR/pg_config}
-# Version-specific binaries first: psql, pg_ctl, pg_recvlogical, ... of 15.
-export PATH="$PG_BINDIR:$PATH"
 export GEO_IMPORT_REPO=$REPO
 # This script's own cluster, separate from the one the demo may leave running.
 export GEO_IMPORT_CLUSTER=${GEO_IMPORT_TEST_CLUSTER:-test}
@@ -50,15 +46,7 @@ record() { # record <suite> <passed> <failed>
   printf -- '--- %s: %d passed, %d failed\n' "$1" "$2" "$3"
 }
 
-cluster_started=0
-on_exit() {
-  local rc=$?
-  if [ "$cluster_started" -eq 1 ]; then
-    bash "$REPO/scripts/cluster.sh" stop || true
-  fi
-  exit "$rc"
-}
-trap on_exit EXIT
+trap stop_cluster_on_exit EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$LOG_DIR"
