@@ -17,6 +17,13 @@ void _PG_init(void) {
                            "When off, the import writes its log in its own transaction: subscribers see the "
                            "progress when it commits.",
                            &geo_import::pg::live_progress, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("geo_import.layer_table_threshold",
+                          "Imports of at least this many features write their layer into a table of its own.",
+                          "That table is filled before it has an index and attached to geo_features as the "
+                          "layer's partition at the end, which builds its indexes in one pass. Smaller imports "
+                          "write into the partition all other layers share.",
+                          &geo_import::pg::layer_table_threshold, 10000, 1, INT_MAX, PGC_USERSET, 0, nullptr, nullptr,
+                          nullptr);
   MarkGUCPrefixReserved("geo_import");
 }
 

@@ -1,5 +1,7 @@
 #include "pg/feature_writer.hpp"
 
+#include "pg/spi.hpp"
+
 namespace geo_import::pg {
 
 namespace {
@@ -10,7 +12,9 @@ constexpr int kMaxBufferedTuples = 1000;
 }  // namespace
 
 struct FeatureWriter {
-  Relation relation;
+  const char* extension_schema;
+  bool own_table;
+  Relation relation;  // the layer's partition, or its own table to attach
   EState* estate;
   ResultRelInfo* result_relation;
   BulkInsertState bulk_state;
@@ -192,12 +196,25 @@ void flush(FeatureWriter* writer) {
 
 FeatureWriter* feature_writer_open(const FeatureTarget& target) {
   FeatureWriter* writer = static_cast<FeatureWriter*>(palloc0(sizeof(FeatureWriter)));
-  writer->relation = table_open(target.relation, RowExclusiveLock);
-  if (writer->relation->trigdesc != nullptr) {
+  writer->extension_schema = target.extension_schema;
+  writer->own_table = target.own_table;
+  Oid table_types[] = {UUIDOID};
+  Datum table_values[] = {target.layer_id};
+  bool found = false;
+  const Oid layer_table =
+      DatumGetObjectId(spi_value(psprintf("SELECT %s.geo_import_layer_table($1)", target.extension_schema), 1,
+                                 table_types, table_values, CurrentMemoryContext, &found));
+  if (!found) elog(ERROR, "geo_import: no table for the layer");
+  // A partition takes geo_features' row triggers when it is attached, too
+  // late for rows the bulk insert wrote.
+  Relation features = table_open(target.features_relation, AccessShareLock);
+  const bool has_triggers = features->trigdesc != nullptr;
+  table_close(features, AccessShareLock);
+  if (has_triggers) {
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("table %s has triggers, which geo_import's bulk insert would not fire",
-                           RelationGetRelationName(writer->relation))));
+                    errmsg("table geo_features has triggers, which geo_import's bulk insert would not fire")));
   }
+  writer->relation = table_open(layer_table, RowExclusiveLock);
   writer->estate = CreateExecutorState();
   writer->result_relation = makeNode(ResultRelInfo);
   InitResultRelInfo(writer->result_relation, writer->relation, 1, nullptr, 0);
@@ -218,7 +235,8 @@ FeatureWriter* feature_writer_open(const FeatureTarget& target) {
   writer->feature_id_column = column(writer->relation, "feature_id");
   writer->properties_column = column(writer->relation, "properties");
   writer->geometry_column = column(writer->relation, "geom");
-  writer->id_sequence = getIdentitySequence(target.relation, writer->id_column + 1, false);
+  writer->id_sequence =
+      getIdentitySequence(target.features_relation, get_attnum(target.features_relation, "id"), false);
   writer->layer_id = target.layer_id;
   writer->collection_id = target.collection_id;
 
@@ -307,7 +325,13 @@ void feature_writer_close(FeatureWriter* writer) {
   table_finish_bulk_insert(writer->relation, 0);
   for (int i = 0; i < writer->capacity; ++i) ExecDropSingleTupleTableSlot(writer->slots[i]);
   FreeExecutorState(writer->estate);
+  Oid attach_types[] = {REGCLASSOID, UUIDOID};
+  Datum attach_values[] = {ObjectIdGetDatum(RelationGetRelid(writer->relation)), writer->layer_id};
   table_close(writer->relation, NoLock);
+  if (writer->own_table) {
+    spi_run(psprintf("SELECT %s.geo_import_attach_layer_table($1, $2)", writer->extension_schema), 2, attach_types,
+            attach_values);
+  }
   MemoryContextDelete(writer->batch_context);
 }
 

@@ -1,6 +1,9 @@
-// The insert path: a batch's features become rows of geo_features through
-// the table AM's multi-insert and the executor's index insertion, as COPY
-// does it. PostgreSQL calls only; call through pg_call().
+// The insert path: a batch's features become rows of the layer's partition
+// of geo_features through the table AM's multi-insert and the executor's
+// index insertion, as COPY does it. A layer with a table of its own (a large
+// import) has no index while it fills; closing the writer attaches that
+// table as the layer's partition, which builds its indexes in one pass each.
+// PostgreSQL calls only; call through pg_call().
 #pragma once
 
 #include "core/import_pipeline.hpp"
@@ -11,7 +14,9 @@ namespace geo_import::pg {
 struct FeatureWriter;
 
 struct FeatureTarget {
-  Oid relation;  // geo_features
+  Oid features_relation;         // geo_features: its identity numbers the rows
+  const char* extension_schema;  // quoted, for the layer table's SQL functions
+  bool own_table;                // the layer's id is one of geo_import_own_layer_id's
   Oid postgis_schema;
   Datum layer_id;
   Datum collection_id;
@@ -39,6 +44,7 @@ int feature_writer_prepare(FeatureWriter* writer, const core::Batch& batch, Geom
 // skipped. Call after feature_writer_prepare.
 void feature_writer_write(FeatureWriter* writer, const core::Batch& batch);
 
+// Ends the inserts; attaches a layer's own table as its partition.
 void feature_writer_close(FeatureWriter* writer);
 
 }  // namespace geo_import::pg

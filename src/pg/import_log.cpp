@@ -32,7 +32,7 @@ void import_log_set_total(const ImportRecord* record, int32 total_features) {
 }
 
 void import_create_collection(ImportRecord* record, const char* collection_name, const char* layer_name,
-                              int32 source_srid, int32 srid) {
+                              int32 source_srid, int32 srid, bool own_table) {
   Oid collection_types[] = {UUIDOID, TEXTOID, INT4OID, INT4OID, UUIDOID};
   Datum collection_values[] = {record->file_id, CStringGetTextDatum(collection_name), Int32GetDatum(source_srid),
                                Int32GetDatum(srid), record->log_id};
@@ -43,14 +43,16 @@ void import_create_collection(ImportRecord* record, const char* collection_name,
                record->schema),
       5, collection_types, collection_values);
 
-  Oid layer_types[] = {UUIDOID, UUIDOID, TEXTOID, INT4OID};
-  Datum layer_values[] = {record->collection_id, record->file_id, CStringGetTextDatum(layer_name), Int32GetDatum(srid)};
+  Oid layer_types[] = {UUIDOID, UUIDOID, TEXTOID, INT4OID, BOOLOID};
+  Datum layer_values[] = {record->collection_id, record->file_id, CStringGetTextDatum(layer_name), Int32GetDatum(srid),
+                          BoolGetDatum(own_table)};
   record->layer_id = insert_returning_id(
       record,
-      psprintf("INSERT INTO %s.layers (collection_id, project_file_id, name, srid) VALUES ($1, $2, $3, $4)"
-               " RETURNING id",
-               record->schema),
-      4, layer_types, layer_values);
+      psprintf("INSERT INTO %s.layers (id, collection_id, project_file_id, name, srid)"
+               " VALUES (CASE WHEN $5 THEN %s.geo_import_own_layer_id() ELSE pg_catalog.gen_random_uuid() END,"
+               " $1, $2, $3, $4) RETURNING id",
+               record->schema, record->schema),
+      5, layer_types, layer_values);
 }
 
 void import_log_progress(const ImportRecord* record, int32 imported, int32 failed, const char* metadata_json) {

@@ -21,9 +21,11 @@ void import_log_start(const ImportRecord* record);
 
 void import_log_set_total(const ImportRecord* record, int32 total_features);
 
-// Creates the import's feature collection and layer.
+// Creates the import's feature collection and layer; with `own_table`, the
+// layer's id is one whose features get a table of their own (see
+// geo_import_own_layer_id in the extension script).
 void import_create_collection(ImportRecord* record, const char* collection_name, const char* layer_name,
-                              int32 source_srid, int32 srid);
+                              int32 source_srid, int32 srid, bool own_table);
 
 // Reports cumulative counts through update_import_progress.
 void import_log_progress(const ImportRecord* record, int32 imported, int32 failed, const char* metadata_json);

@@ -17,6 +17,8 @@
 
 namespace geo_import::pg {
 
+int layer_table_threshold = 10000;
+
 namespace {
 
 constexpr const char* kDefaultName = "GeoJSON import";
@@ -126,6 +128,7 @@ Datum run_import(ImportCall& call) {
   }
   const auto total = static_cast<int32>(pipeline.feature_count());
   const std::string settings = settings_json(call, source_srid, target_srid);
+  const bool own_table = total >= layer_table_threshold;
 
   FeatureWriter* writer = nullptr;
   pg_call([&] {
@@ -137,10 +140,10 @@ Datum run_import(ImportCall& call) {
                              call.options.layer_name        ? call.options.layer_name
                              : call.options.collection_name ? call.options.collection_name
                                                             : kDefaultName,
-                             source_srid, target_srid);
-    writer = feature_writer_open(FeatureTarget{call.features_relation, call.postgis_schema, call.record.layer_id,
-                                               call.record.collection_id, source_srid, target_srid,
-                                               call.options.batch_size});
+                             source_srid, target_srid, own_table);
+    writer = feature_writer_open(FeatureTarget{call.features_relation, call.record.schema, own_table,
+                                               call.postgis_schema, call.record.layer_id, call.record.collection_id,
+                                               source_srid, target_srid, call.options.batch_size});
     MemoryContextSwitchTo(previous);
   });
 

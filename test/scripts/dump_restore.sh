@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pg_dump of a database with imports, restored into an empty database, keeps
-# every row of the extension's four tables, the feature id sequence, and the
-# cascade from project_files (SPEC §2). Needs the cluster environment
+# every row of the extension's four tables, the feature id sequence, the
+# partition a large import's layer has of its own, and the cascade from
+# project_files (SPEC §2). Needs the cluster environment
 # (PGHOST, PGPORT, PGUSER) that scripts/test.sh exports.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,17 +15,21 @@ trap 'rm -f "$dump_file"' EXIT
 psql_quiet() { psql -X -q -v ON_ERROR_STOP=1 -v client_min_messages=warning "$@"; }
 fail() { echo "not ok - $*"; exit 1; }
 
-echo "1..5"
+echo "1..7"
 for db in "$source_db" "$target_db"; do
   psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
 done
 psql_quiet -d "$source_db" -f test/fixtures/supabase.sql -f test/fixtures/seed.sql \
   -c "SET client_min_messages = warning" -c "CREATE EXTENSION geo_import CASCADE"
-# Two imports as a project member, the PostgREST way, one of them repaired.
+# Two imports as a project member, the PostgREST way, one of them repaired;
+# the second counts as large (geo_import.layer_table_threshold), so its
+# layer is a partition of its own.
 for file in f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1 f2f2f2f2-f2f2-f2f2-f2f2-f2f2f2f2f2f2; do
   member=$([ "$file" = f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1 ] && echo aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa || echo bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb)
+  threshold=$([ "$file" = f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1 ] && echo 10000 || echo 2)
   psql_quiet -d "$source_db" >/dev/null <<SQL
 BEGIN;
+SET LOCAL geo_import.layer_table_threshold = $threshold;
 SET LOCAL ROLE authenticated;
 SELECT set_config('request.jwt.claims', '{"sub":"$member","role":"authenticated"}', true);
 SELECT status FROM import_geojson('$file', '{"type":"FeatureCollection","features":[
@@ -60,10 +65,26 @@ check() {
 }
 failed=0
 check "the four tables hold the same rows after pg_dump/pg_restore" "$before" "$after"
-check "restore reported no error except the publication CREATE EXTENSION already made" "" \
-  "$(echo "$restore_log" | grep -E 'error:' | grep -v 'publication "supabase_realtime" already exists' | grep -v 'errors ignored on restore' || true)"
+# Expected, and ignored by pg_restore: the publication CREATE EXTENSION
+# already made, and the large layer's two indexes, which PostgreSQL built
+# when pg_restore attached the table to the extension's geo_features.
+check "restore reported no error but the publication and the large layer's indexes already made" "" \
+  "$(echo "$restore_log" | grep -E 'error:' | grep -v 'publication "supabase_realtime" already exists' \
+       | grep -v 'multiple primary keys for table "layer_ffffffff[0-9a-f]*" are not allowed' \
+       | grep -v 'relation "layer_ffffffff[0-9a-f]*_geom_idx" already exists' || true)"
 check "import_logs is still in supabase_realtime" "1" \
   "$(psql -X -At -d "$target_db" -c "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'supabase_realtime' AND tablename = 'import_logs'")"
+
+own_partition="SELECT c.relname, pg_get_expr(c.relpartbound, c.oid),
+    (SELECT string_agg(ip.inhparent::regclass::text, ',' ORDER BY ip.inhparent::regclass::text) FROM pg_index i
+       JOIN pg_inherits ip ON ip.inhrelid = i.indexrelid WHERE i.indrelid = c.oid)
+  FROM pg_class c JOIN layers l ON c.relname = 'layer_' || replace(l.id::text, '-', '')
+ WHERE l.project_file_id = 'f2f2f2f2-f2f2-f2f2-f2f2-f2f2f2f2f2f2' AND c.relispartition"
+partition_before=$(psql -X -At -d "$source_db" -c "$own_partition")
+check "before the dump the large import's layer is a partition of its own, with both indexes" \
+  "geo_features_geom_idx,geo_features_pkey" "$(echo "$partition_before" | cut -d'|' -f3)"
+check "after restore it still is, with the same bounds and indexes" \
+  "$partition_before" "$(psql -X -At -d "$target_db" -c "$own_partition")"
 
 # A new import after restore continues the feature id sequence.
 psql_quiet -d "$target_db" -c "SELECT status FROM import_geojson('f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1', '{\"type\":\"Point\",\"coordinates\":[5,5]}')" >/dev/null
