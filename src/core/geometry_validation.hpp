@@ -20,10 +20,15 @@ struct Validation {
   std::string reason;  // why it was repaired or is invalid, with where
 };
 
-// One GEOS context (reentrant API), for one import.
+// One GEOS context (reentrant API), for one import. It may validate on
+// another thread than the one that creates and destroys it, one thread at a
+// time.
 class GeometryValidator {
  public:
-  // `cancel_requested`, if given, is polled by GEOS during long operations.
+  // `cancel_requested`, if given, is polled by GEOS during long operations:
+  // the constructor installs GEOS's interrupt callback, which is process-wide
+  // in GEOS 3.11, and the destructor restores the previous one. Create and
+  // destroy a validator while no other thread runs GEOS.
   explicit GeometryValidator(CancelCheck cancel_requested = nullptr);
   ~GeometryValidator();
   GeometryValidator(const GeometryValidator&) = delete;

@@ -1,6 +1,34 @@
 #include "core/import_pipeline.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <system_error>
+#include <utility>
+
 namespace geo_import::core {
+
+namespace {
+
+// Blocks every signal in the calling thread while it lives, so that a thread
+// started meanwhile inherits a full mask: the database's signal handlers must
+// keep running on the database's own thread.
+class AllSignalsBlocked {
+ public:
+  AllSignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous_);
+  }
+  ~AllSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  AllSignalsBlocked(const AllSignalsBlocked&) = delete;
+  AllSignalsBlocked& operator=(const AllSignalsBlocked&) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
+}  // namespace
 
 void Batch::clear() {
   features.clear();
@@ -17,23 +45,92 @@ void Batch::mark_failed(std::size_t position, std::string_view reason) {
 }
 
 ImportPipeline::ImportPipeline(const char* data, std::size_t length, CancelCheck cancel_requested)
-    : reader_(data, length, cancel_requested), cancel_requested_(cancel_requested) {}
+    : cancel_requested_(cancel_requested), reader_(data, length, CancelCheck(poll_stop_or_cancel, this)) {}
+
+ImportPipeline::~ImportPipeline() { stop(); }
+
+bool ImportPipeline::poll_stop_or_cancel(const void* pipeline) {
+  const auto* self = static_cast<const ImportPipeline*>(pipeline);
+  return self->stop_requested_.load(std::memory_order_relaxed) ||
+         (self->cancel_requested_ != nullptr && self->cancel_requested_());
+}
 
 void ImportPipeline::start(const PipelineOptions& options) {
   options_ = options;
-  validator_ = std::make_unique<GeometryValidator>(cancel_requested_);
+  // GEOS 3.11's interrupt callback is process-wide: the validator installs it
+  // here and restores the previous one in stop(), on this thread, before the
+  // producer starts and after it is joined, never while it runs GEOS.
+  validator_ = std::make_unique<GeometryValidator>(CancelCheck(poll_stop_or_cancel, this));
+  if (!options_.background) return;
+  const AllSignalsBlocked blocked;
+  try {
+    producer_ = std::thread(&ImportPipeline::produce, this);
+  } catch (const std::system_error&) {
+    // No thread to be had (a limit on processes or memory): work serially.
+  }
 }
 
 bool ImportPipeline::next_batch(Batch& batch) {
+  if (stop_requested_) throw Interrupted();
+  if (!producer_.joinable()) return fill(batch);
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [this] { return has_ready_ || finished_; });
+  if (has_ready_) {
+    std::swap(batch, ready_);  // the caller's previous buffers go back to the producer
+    has_ready_ = false;
+    lock.unlock();
+    changed_.notify_all();
+    return true;
+  }
+  if (error_) std::rethrow_exception(error_);
+  batch.clear();
+  return false;
+}
+
+void ImportPipeline::stop() noexcept {
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    stop_requested_ = true;
+  }
+  changed_.notify_all();
+  if (producer_.joinable()) producer_.join();
+  validator_.reset();
+}
+
+bool ImportPipeline::fill(Batch& batch) {
   batch.clear();
   const std::size_t batch_start = last_offset_;
   while (batch.features.size() < options_.batch_features && last_offset_ - batch_start < options_.batch_bytes) {
     if (!reader_.next(feature_)) break;
     last_offset_ = feature_.byte_offset;
     add(feature_, batch);
-    if (cancel_requested_ != nullptr && cancel_requested_()) break;
+    if (stop_or_cancel()) throw Interrupted();
   }
   return !batch.features.empty();
+}
+
+void ImportPipeline::produce() {
+  Batch filling;
+  std::exception_ptr error;
+  try {
+    while (fill(filling)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [this] { return !has_ready_ || stop_requested_; });
+      if (stop_requested_) throw Interrupted();
+      std::swap(filling, ready_);
+      has_ready_ = true;
+      lock.unlock();
+      changed_.notify_all();
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    finished_ = true;
+    error_ = error;
+  }
+  changed_.notify_all();
 }
 
 Span ImportPipeline::append_text(Batch& batch, std::string_view text) {

@@ -3,12 +3,17 @@
 // inserts each batch and reports progress between batches.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/geojson_reader.hpp"
@@ -21,6 +26,10 @@ struct PipelineOptions {
   int32_t srid = 4326;                // written into each EWKB
   std::size_t batch_features = 5000;  // a batch ends at this many features...
   std::size_t batch_bytes = 8 << 20;  // ...or after this much input
+  // Produce batches ahead on a thread of the pipeline's own, so that reading
+  // and GEOS overlap the caller's work on the previous batch. Off: next_batch
+  // does the work itself. The batches are the same either way.
+  bool background = true;
 };
 
 // A span of a Batch buffer.
@@ -58,11 +67,24 @@ struct Batch {
   void mark_failed(std::size_t position, std::string_view reason);
 };
 
+// With `background` on, start() runs a producer thread that reads,
+// validates and writes batches while the caller works on the previous one,
+// at most two batches ahead (one ready, one being filled); batch buffers are
+// swapped between the caller and the thread, never copied. The thread never
+// receives signals (it starts with all of them blocked), polls the cancel
+// check, and only ever runs the core: reader, GEOS, EWKB. Whatever it throws
+// is rethrown by next_batch after the batches that came before, so the
+// caller sees exactly what the serial pipeline would show it.
 class ImportPipeline {
  public:
-  // `data` as for GeoJsonReader; `cancel_requested` is polled while reading,
-  // between features and inside GEOS.
+  // `data` as for GeoJsonReader, read by the producer thread until stop();
+  // `cancel_requested` is polled while reading, between features and inside
+  // GEOS, from the producer thread too. The document is scanned here, on the
+  // caller's thread.
   ImportPipeline(const char* data, std::size_t length, CancelCheck cancel_requested = nullptr);
+  ~ImportPipeline();  // stop()
+  ImportPipeline(const ImportPipeline&) = delete;
+  ImportPipeline& operator=(const ImportPipeline&) = delete;
 
   DocumentKind kind() const { return reader_.kind(); }
   std::size_t feature_count() const { return reader_.feature_count(); }
@@ -71,19 +93,51 @@ class ImportPipeline {
   // Must be called once, before the first batch.
   void start(const PipelineOptions& options);
 
-  // Fills `batch` with the next features; false when none are left.
+  // Fills `batch` with the next features; false when none are left. Throws
+  // what reading or validating threw (Interrupted once the cancel check
+  // returns true), and Interrupted after stop().
   bool next_batch(Batch& batch);
 
+  // Stops the producer thread and waits for it, promptly: the thread checks
+  // between features, while scanning and inside GEOS (as often as GEOS polls).
+  // No batch follows. Idempotent; the destructor calls it. A FATAL error
+  // exits the process without unwinding the stack, and exit() must not run
+  // while the thread does: the database side must call stop() on a live
+  // pipeline before the process exits (from a before_shmem_exit callback).
+  void stop() noexcept;
+
  private:
+  // The check the reader and GEOS poll (a CancelCheck with this pipeline as
+  // its context): stop() was called, or the caller's check says cancel.
+  static bool poll_stop_or_cancel(const void* pipeline);
+  bool stop_or_cancel() const { return poll_stop_or_cancel(this); }
+
+  // Reads the next batch into `batch`; false when no feature is left.
+  bool fill(Batch& batch);
+  // The producer thread: fills batches and hands them over until the end,
+  // an exception or stop().
+  void produce();
   void add(Feature& feature, Batch& batch);
   Span append_text(Batch& batch, std::string_view text);
 
-  GeoJsonReader reader_;
+  // Declared before reader_, whose constructor polls them.
   CancelCheck cancel_requested_;
+  std::atomic<bool> stop_requested_{false};
+
+  GeoJsonReader reader_;
   PipelineOptions options_;
   std::unique_ptr<GeometryValidator> validator_;
   Feature feature_;
   std::size_t last_offset_ = 0;
+
+  // The hand-off between the producer thread and next_batch, under mutex_.
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  Batch ready_;  // the next batch, when has_ready_
+  bool has_ready_ = false;
+  bool finished_ = false;     // the producer has handed over all it will...
+  std::exception_ptr error_;  // ...and this is why, if it stopped early
+  std::thread producer_;      // joinable: the batches come from this thread
 };
 
 }  // namespace geo_import::core

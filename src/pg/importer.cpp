@@ -40,6 +40,31 @@ struct ImportCall {
 // Polled by the core (and GEOS) between features and inside long operations.
 bool cancel_requested() { return QueryCancelPending || ProcDiePending; }
 
+// The import's pipeline runs a producer thread. A FATAL error exits the
+// backend without unwinding run_import, and exit() must not run while that
+// thread still reads the payload: this callback stops it first.
+core::ImportPipeline* live_pipeline = nullptr;
+
+void stop_live_pipeline(int, Datum) {
+  if (live_pipeline != nullptr) live_pipeline->stop();
+}
+
+// Makes `pipeline` the one stop_live_pipeline stops, for its lifetime.
+class LivePipeline {
+ public:
+  explicit LivePipeline(core::ImportPipeline& pipeline) {
+    static bool registered = false;
+    if (!registered) {
+      before_shmem_exit(stop_live_pipeline, 0);
+      registered = true;
+    }
+    live_pipeline = &pipeline;
+  }
+  ~LivePipeline() { live_pipeline = nullptr; }
+  LivePipeline(const LivePipeline&) = delete;
+  LivePipeline& operator=(const LivePipeline&) = delete;
+};
+
 // The payload read in place: no copy of what may be hundreds of megabytes
 // (a compressed or external value is detoasted once, into `context`).
 const char* payload_text(FunctionCallInfo fcinfo, MemoryContext context, std::size_t* length) {
@@ -120,6 +145,7 @@ Datum result_row(const ImportCall& call, const core::ImportReport& report, int32
 
 Datum run_import(ImportCall& call) {
   core::ImportPipeline pipeline(call.document, call.document_length, cancel_requested);
+  const LivePipeline live(pipeline);
   const int32 source_srid =
       call.options.source_srid != 0 ? call.options.source_srid : pipeline.crs_srid().value_or(kDefaultSrid);
   const int32 target_srid = call.options.target_srid != 0 ? call.options.target_srid : source_srid;
