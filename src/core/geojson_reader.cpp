@@ -4,8 +4,14 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace geo_import::core {
 
@@ -42,6 +48,31 @@ std::size_t byte_order_mark_length(const char* data, std::size_t length) {
   return length >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
 }
 
+// The offset of the first byte in [from, to) that is one of `bytes`, or `to`.
+// Sixteen bytes at a time where SSE2 is there (every x86-64): the scanner's
+// pass over the whole document runs on the backend's thread before the
+// import starts, and most of a document is bytes it only steps over.
+template <std::size_t N>
+std::size_t find_first_of(const char* data, std::size_t from, std::size_t to, const std::array<char, N>& bytes) {
+  std::size_t p = from;
+#if defined(__SSE2__)
+  for (; p + 16 <= to; p += 16) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + p));
+    __m128i hits = _mm_setzero_si128();
+    for (const char byte : bytes) hits = _mm_or_si128(hits, _mm_cmpeq_epi8(block, _mm_set1_epi8(byte)));
+    const int mask = _mm_movemask_epi8(hits);
+    if (mask != 0) return p + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  for (; p < to; ++p) {
+    if (std::find(bytes.begin(), bytes.end(), data[p]) != bytes.end()) return p;
+  }
+  return to;
+}
+
+constexpr std::array<char, 2> kStringStops = {'"', '\\'};
+constexpr std::array<char, 5> kContainerStops = {'"', '{', '}', '[', ']'};
+
 // Finds where values start and end in a document the database has already
 // accepted as JSON; it still checks what it relies on, so that any input ends
 // in an error rather than a read out of bounds.
@@ -74,16 +105,17 @@ class Scanner {
 
   std::size_t skip_string(std::size_t pos) const {
     std::size_t next_cancel_check = pos + kCancelCheckBytes;
-    for (std::size_t p = pos + 1; p < length_; ++p) {
+    std::size_t p = pos + 1;
+    while (p < length_) {
       if (p >= next_cancel_check) {
         poll_cancel();
         next_cancel_check = p + kCancelCheckBytes;
       }
-      if (data_[p] == '\\') {
-        ++p;
-      } else if (data_[p] == '"') {
-        return p + 1;
-      }
+      const std::size_t window_end = std::min(length_, next_cancel_check);
+      p = find_first_of(data_, p, window_end, kStringStops);
+      if (p == window_end) continue;
+      if (data_[p] == '"') return p + 1;
+      p += 2;  // a backslash and the character it escapes
     }
     throw malformed(pos, "unterminated string");
   }
@@ -100,19 +132,26 @@ class Scanner {
   std::size_t skip_container(std::size_t pos) const {
     std::size_t depth = 0;
     std::size_t next_cancel_check = pos + kCancelCheckBytes;
-    for (std::size_t p = pos; p < length_; ++p) {
+    std::size_t p = pos;
+    while (p < length_) {
       if (p >= next_cancel_check) {
         poll_cancel();
         next_cancel_check = p + kCancelCheckBytes;
       }
+      const std::size_t window_end = std::min(length_, next_cancel_check);
+      p = find_first_of(data_, p, window_end, kContainerStops);
+      if (p == window_end) continue;
       const char c = data_[p];
       if (c == '"') {
-        p = skip_string(p) - 1;
-      } else if (c == '{' || c == '[') {
-        ++depth;
-      } else if (c == '}' || c == ']') {
-        if (--depth == 0) return p + 1;
+        p = skip_string(p);
+        continue;
       }
+      if (c == '{' || c == '[') {
+        ++depth;
+      } else if (--depth == 0) {
+        return p + 1;
+      }
+      ++p;
     }
     throw malformed(length_, std::string("the document ends inside the ") + (data_[pos] == '{' ? "object" : "array") +
                                  " opened at byte " + std::to_string(pos));
@@ -199,10 +238,152 @@ struct DimensionCounts {
   bool extra_ordinates = false;
 };
 
+// The bytes a JSON string's raw contents take once unescaped, with NUL as
+// U+FFFD, as the token stream stores them. Never more than the raw length
+// but for raw NULs, which simdjson refuses in a string.
+std::size_t unescaped_length(std::string_view raw) {
+  auto code_unit_at = [&](std::size_t i) -> long {  // the 4 hex digits at raw[i], or -1
+    unsigned value = 0;
+    if (i + 4 > raw.size()) return -1;
+    const auto [end, error] = std::from_chars(raw.data() + i, raw.data() + i + 4, value, 16);
+    return error == std::errc() && end == raw.data() + i + 4 ? static_cast<long>(value) : -1;
+  };
+  std::size_t length = 0;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '\\') {
+      length += raw[i] == '\0' ? 3 : 1;
+      continue;
+    }
+    const long unit = i + 1 < raw.size() && raw[i + 1] == 'u' ? code_unit_at(i + 2) : -1;
+    if (unit < 0) {  // \n and the like; a broken \u, which simdjson refuses
+      ++length;
+      ++i;
+      continue;
+    }
+    i += 5;
+    const bool high_surrogate = unit >= 0xD800 && unit < 0xDC00;
+    if (high_surrogate && i + 2 < raw.size() && raw[i + 1] == '\\' && raw[i + 2] == 'u') {
+      const long low = code_unit_at(i + 3);
+      if (low >= 0xDC00 && low < 0xE000) {
+        length += 4;
+        i += 6;
+        continue;
+      }
+    }
+    length += unit == 0 || unit >= 0x800 ? 3 : unit >= 0x80 ? 2 : 1;
+  }
+  return length;
+}
+
+// A raw member name for a message, quoted; a long one cut at a character.
+std::string quoted_name(std::string_view raw) {
+  constexpr std::size_t kShown = 64;
+  if (raw.size() <= kShown) return "\"" + std::string(raw) + "\"";
+  std::size_t cut = kShown;
+  while (cut > 0 && (static_cast<unsigned char>(raw[cut]) & 0xC0) == 0x80) --cut;
+  return "\"" + std::string(raw.substr(0, cut)) + "\xE2\x80\xA6\"";
+}
+
+// Why jsonb cannot store a property text of `length` bytes (unescaped) after
+// `stored` bytes of the feature's other property texts; empty when it can.
+// `raw` is the text as written, `name` the raw name of the member it belongs
+// to (an array element: the array's; no data: the properties value itself).
+std::string jsonb_overflow(std::size_t length, std::string_view raw, bool is_name, std::string_view name,
+                           std::size_t stored, std::size_t max_length) {
+  if (length > max_length) {
+    const std::string what = is_name                  ? "property name " + quoted_name(raw)
+                             : name.data() == nullptr ? std::string("the properties value")
+                                                      : "property " + quoted_name(name);
+    return what + " is longer than jsonb can store (" + std::to_string(length) + " bytes)";
+  }
+  if (stored + length > max_length) {
+    return "the properties hold more text than jsonb can store (over " + std::to_string(max_length) + " bytes)";
+  }
+  return {};
+}
+
+// The raw contents of a string token as simdjson spans it (up to the next
+// structural character, so with any space after the closing quote).
+std::string_view string_contents(std::string_view token) {
+  token = trim_right(token);
+  return token.size() >= 2 ? token.substr(1, token.size() - 2) : std::string_view();
+}
+
+// The raw name of an object member, from the byte after its opening quote
+// and the start of its value: what lies between is the closing quote, the
+// colon and spaces.
+std::string_view raw_member_name(const char* name, const char* value) {
+  const char* end = value;
+  while (end > name && (is_json_space(end[-1]) || end[-1] == ':')) --end;
+  return std::string_view(name, static_cast<std::size_t>(end - name) - 1);
+}
+
+// The property texts of the `properties` value at data[begin, end), checked
+// on the raw text in the order Parser::tokenize checks them, with the same
+// outcome. At a depth tokenize refuses it stops: tokenize fails the feature.
+void check_raw_property_texts(const Scanner& scanner, const char* data, std::size_t begin, std::size_t end,
+                              std::size_t max_length) {
+  std::size_t stored = 0;
+  std::string_view name;                          // of the member being read
+  std::vector<std::string_view> enclosing_names;  // of the open objects and arrays
+  for (std::size_t pos = begin; pos < end;) {
+    const char c = data[pos];
+    if (c == '{' || c == '[') {
+      if (enclosing_names.size() == kMaxPropertyDepth) return;
+      enclosing_names.push_back(name);
+      ++pos;
+    } else if (c == '}' || c == ']') {
+      if (enclosing_names.empty()) return;
+      name = enclosing_names.back();
+      enclosing_names.pop_back();
+      ++pos;
+    } else if (c == '"' || c == '-' || (c >= '0' && c <= '9')) {
+      const bool is_string = c == '"';
+      const std::size_t token_end = is_string ? scanner.skip_string(pos) : scanner.skip_value(pos);
+      const std::string_view raw = is_string ? std::string_view(data + pos + 1, token_end - pos - 2)
+                                             : std::string_view(data + pos, token_end - pos);
+      const bool is_name = is_string && scanner.at(scanner.skip_space(token_end), ':');
+      const std::size_t length = unescaped_length(raw);
+      const std::string overflow = jsonb_overflow(length, raw, is_name, name, stored, max_length);
+      if (!overflow.empty()) throw FeatureError(overflow + at_byte(pos));
+      stored += length;
+      if (is_name) name = raw;
+      pos = token_end;
+    } else if (c == 't' || c == 'f' || c == 'n') {
+      pos = scanner.skip_value(pos);
+    } else {
+      ++pos;
+    }
+  }
+}
+
+// The properties of the feature at data[begin, end), checked on the raw text
+// before simdjson parses it, for a feature that would be copied to be parsed.
+// Members named with escapes are left to Parser::tokenize.
+void check_raw_properties(const Scanner& scanner, const char* data, std::size_t begin, std::size_t end,
+                          std::size_t max_length) {
+  std::size_t pos = scanner.skip_space(begin);
+  if (!scanner.at(pos, '{')) return;
+  pos = scanner.skip_space(pos + 1);
+  while (pos < end && scanner.at(pos, '"')) {
+    const std::size_t name_end = scanner.skip_string(pos);
+    const std::optional<std::string_view> name = plain_string(data, pos, name_end);
+    pos = scanner.skip_space(name_end);
+    if (!scanner.at(pos, ':')) return;
+    const std::size_t value_begin = scanner.skip_space(pos + 1);
+    const std::size_t value_end = scanner.skip_value(value_begin);
+    if (name == "properties") check_raw_property_texts(scanner, data, value_begin, value_end, max_length);
+    pos = scanner.skip_space(value_end);
+    if (!scanner.at(pos, ',')) return;
+    pos = scanner.skip_space(pos + 1);
+  }
+}
+
 }  // namespace
 
 struct GeoJsonReader::Parser {
   od::parser parser;
+  std::size_t max_property_length = kMaxJsonbLength;
   Feature* feature = nullptr;
   od::document* document = nullptr;
   // simdjson may read SIMDJSON_PADDING bytes past what it parses. A slice
@@ -212,25 +393,37 @@ struct GeoJsonReader::Parser {
   const char* slice = nullptr;
   std::size_t slice_begin = 0;
 
+  static bool in_place(std::size_t length, std::size_t begin, std::size_t end) {
+    return length - begin >= end - begin + simdjson::SIMDJSON_PADDING;
+  }
+
   // Starts parsing data[begin, end) of a document of `length` bytes.
   simdjson::error_code iterate(const char* data, std::size_t length, std::size_t begin, std::size_t end,
                                od::document& doc) {
     const std::size_t size = end - begin;
     slice_begin = begin;
-    if (length - begin >= size + simdjson::SIMDJSON_PADDING) {
+    if (in_place(length, begin, end)) {
       slice = data + begin;
       return parser.iterate(slice, size, length - begin).get(doc);
     }
+    // One allocation: appending the padding to an exact-size copy would
+    // reallocate, holding the slice twice for a moment.
+    tail.clear();
+    tail.reserve(size + simdjson::SIMDJSON_PADDING);
     tail.assign(data + begin, size);
     tail.append(simdjson::SIMDJSON_PADDING, ' ');
     slice = tail.data();
     return parser.iterate(slice, size, tail.size()).get(doc);
   }
 
+  std::size_t document_offset(const char* position) const {
+    return slice_begin + static_cast<std::size_t>(position - slice);
+  }
+
   std::size_t where() {
     const char* location = nullptr;
     if (document != nullptr && document->current_location().get(location) == simdjson::SUCCESS) {
-      return slice_begin + static_cast<std::size_t>(location - slice);
+      return document_offset(location);
     }
     return feature->byte_offset;
   }
@@ -249,10 +442,15 @@ struct GeoJsonReader::Parser {
   }
 
   // Parses the feature or bare geometry at data[begin, end).
-  void parse(const char* data, std::size_t length, std::size_t begin, std::size_t end, bool bare_geometry,
-             Feature& out) {
+  void parse(const Scanner& scanner, const char* data, std::size_t length, std::size_t begin, std::size_t end,
+             bool bare_geometry, Feature& out) {
     feature = &out;
     document = nullptr;
+    // Only a feature this large can hold a property jsonb refuses; before it
+    // is copied into `tail`, such a property fails it on the raw text.
+    if (!bare_geometry && end - begin > max_property_length && !in_place(length, begin, end)) {
+      check_raw_properties(scanner, data, begin, end, max_property_length);
+    }
     od::document doc;
     const simdjson::error_code error = iterate(data, length, begin, end, doc);
     if (error != simdjson::SUCCESS) throw FeatureError(std::string(simdjson::error_message(error)) + at_byte(begin));
@@ -283,7 +481,7 @@ struct GeoJsonReader::Parser {
         out.properties.clear();
         bool is_null = false;
         check(value.is_null().get(is_null), "unreadable properties");
-        if (!is_null) tokenize(value, out.properties, 1);
+        if (!is_null) tokenize(value, out.properties, 1, std::string_view());
       } else if (key == "geometry") {
         out.geometry.clear();
         bool is_null = false;
@@ -511,8 +709,20 @@ struct GeoJsonReader::Parser {
     properties.tokens.push_back({kind, offset, static_cast<uint32_t>(properties.text.size() - offset)});
   }
 
-  // `depth` counts the objects and arrays the value opens, `properties` itself being 1.
-  void tokenize(od::value value, Properties& properties, std::size_t depth) {
+  // Fails the feature when jsonb cannot store a property text, before it is
+  // unescaped or copied; `raw` and `name` as for jsonb_overflow.
+  void check_fits_jsonb(const Properties& properties, std::string_view raw, bool is_name, std::string_view name,
+                        std::size_t offset) {
+    const std::size_t stored = properties.text.size();
+    if (stored + raw.size() <= max_property_length) return;  // unescaping never lengthens
+    const std::string overflow = jsonb_overflow(unescaped_length(raw), raw, is_name, name, stored, max_property_length);
+    if (!overflow.empty()) fail_at(offset, overflow);
+  }
+
+  // `depth` counts the objects and arrays the value opens, `properties` itself
+  // being 1; `name` is the raw name of the member the value belongs to (an
+  // array element: the array's; no data: the properties value itself).
+  void tokenize(od::value value, Properties& properties, std::size_t depth, std::string_view name) {
     using Kind = PropertyToken::Kind;
     od::json_type type;
     check(value.type().get(type), "unreadable property");
@@ -525,12 +735,16 @@ struct GeoJsonReader::Parser {
         check(value.get_object().get(object), "unreadable property object");
         push(properties, Kind::BeginObject);
         for (auto field : object) {
+          od::raw_json_string raw_key;
+          check(field.key().get(raw_key), "unreadable property name");
+          od::value member;
+          check(field.value().get(member), "unreadable property");
+          const std::string_view member_name = raw_member_name(raw_key.raw(), member.raw_json_token().data());
+          check_fits_jsonb(properties, member_name, true, member_name, document_offset(raw_key.raw()) - 1);
           std::string_view key;
           check(field.unescaped_key().get(key), "unreadable property name");
           push_text(properties, Kind::Key, key);
-          od::value member;
-          check(field.value().get(member), "unreadable property");
-          tokenize(member, properties, depth + 1);
+          tokenize(member, properties, depth + 1, member_name);
         }
         push(properties, Kind::EndObject);
         break;
@@ -542,12 +756,14 @@ struct GeoJsonReader::Parser {
         for (auto element : array) {
           od::value member;
           check(element.get(member), "unreadable property");
-          tokenize(member, properties, depth + 1);
+          tokenize(member, properties, depth + 1, name);
         }
         push(properties, Kind::EndArray);
         break;
       }
       case od::json_type::string: {
+        const std::string_view token = value.raw_json_token();
+        check_fits_jsonb(properties, string_contents(token), false, name, document_offset(token.data()));
         std::string_view text;
         check(value.get_string().get(text), "a property string is not valid (bad escape or UTF-8)");
         push_text(properties, Kind::String, text);
@@ -555,6 +771,7 @@ struct GeoJsonReader::Parser {
       }
       case od::json_type::number: {
         const std::string_view number = trim_right(value.raw_json_token());
+        check_fits_jsonb(properties, number, false, name, document_offset(number.data()));
         push_text(properties, fits_numeric(number) ? Kind::Number : Kind::String, number);
         break;
       }
@@ -586,8 +803,10 @@ void Feature::clear() {
   error.clear();
 }
 
-GeoJsonReader::GeoJsonReader(const char* data, std::size_t length, CancelCheck cancel_requested)
+GeoJsonReader::GeoJsonReader(const char* data, std::size_t length, CancelCheck cancel_requested,
+                             std::size_t max_property_length)
     : data_(data), length_(length), cancel_requested_(cancel_requested), parser_(std::make_unique<Parser>()) {
+  parser_->max_property_length = max_property_length;
   unwrap_string_document();
   read_top_level();
 }
@@ -764,12 +983,15 @@ bool GeoJsonReader::next(Feature& feature) {
   feature.index = next_index_++;
   feature.byte_offset = begin;
   try {
-    parser_->parse(data_, length_, begin, end, kind_ == DocumentKind::Geometry, feature);
+    parser_->parse(scanner, data_, length_, begin, end, kind_ == DocumentKind::Geometry, feature);
   } catch (const FeatureError& error) {
     feature.error = error.what();
   } catch (const simdjson::simdjson_error& error) {
     feature.error = std::string(error.what()) + at_byte(begin);
   }
+  // A failed feature is not stored: what was read of its properties (up to
+  // jsonb's limit) is released rather than passed on.
+  if (!feature.error.empty()) feature.properties = Properties();
   cursor_ = scanner.skip_space(end);
   if (scanner.at(cursor_, ',')) cursor_ = scanner.skip_space(cursor_ + 1);
   return true;

@@ -42,6 +42,14 @@ enum class DocumentKind { FeatureCollection, Feature, Geometry };
 // simdjson's parser tracks, and within what the database side turns into jsonb.
 constexpr std::size_t kMaxPropertyDepth = 1000;
 
+// The most bytes jsonb stores in one string, and in one object's or array's
+// contents: it keeps lengths and offsets in 28 bits (JENTRY_OFFLENMASK). A
+// property text longer than that (a string, a name, a number kept as a
+// string), or a feature's property texts together, fail the feature, decided
+// on the raw text: jsonb would refuse them only after they were copied,
+// several times over (a 1 GB string cost several GB).
+constexpr std::size_t kMaxJsonbLength = (std::size_t{1} << 28) - 1;
+
 // How many GeometryCollections may nest in one another; deeper fails that
 // feature. PostGIS refuses 200 levels of geometry, and GEOS recurses too.
 constexpr std::size_t kMaxCollectionNesting = 100;
@@ -87,7 +95,9 @@ class GeoJsonReader {
   // is read. A document that is a JSON string is taken to hold the GeoJSON text (a
   // file sent as text); byte offsets then count in that text.
   // `cancel_requested` is polled while the document is scanned.
-  GeoJsonReader(const char* data, std::size_t length, CancelCheck cancel_requested = nullptr);
+  // `max_property_length` is jsonb's limit (kMaxJsonbLength); tests lower it.
+  GeoJsonReader(const char* data, std::size_t length, CancelCheck cancel_requested = nullptr,
+                std::size_t max_property_length = kMaxJsonbLength);
   ~GeoJsonReader();
   GeoJsonReader(const GeoJsonReader&) = delete;
   GeoJsonReader& operator=(const GeoJsonReader&) = delete;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+#include <utility>
+
 #include "test_support.hpp"
 
 namespace geo_import::core {
@@ -177,6 +180,129 @@ TEST(GeoJsonReader, DeepNestingFailsTheFeatureNotTheImport) {
       << features[0].error;
   EXPECT_TRUE(features[1].error.empty()) << features[1].error;
   EXPECT_EQ(features[2].error.rfind("properties nested more than 1000 deep (at byte", 0), 0u) << features[2].error;
+}
+
+// The feature `json` read twice with the property length limit lowered to
+// `limit`: first of two in a collection (parsed in place), then last (copied
+// to be parsed, so its properties are checked on the raw text first).
+std::vector<Feature> read_both_ways(const std::string& json, std::size_t limit) {
+  EXPECT_GE(json.size(), 64u) << "too short to be parsed in place when another follows";
+  ExactDocument document(R"({"type":"FeatureCollection","features":[)" + json + "," + json + "]}");
+  GeoJsonReader reader(document.data(), document.size(), nullptr, limit);
+  std::vector<Feature> features(2);
+  for (Feature& feature : features) EXPECT_TRUE(reader.next(feature));
+  return features;
+}
+
+// `message` as the reader says it for `feature`, about `offset` in the feature's text.
+std::string at(const Feature& feature, const std::string& message, std::size_t offset) {
+  return message + " (at byte " + std::to_string(feature.byte_offset + offset) + ")";
+}
+
+std::string feature_with_properties(const std::string& properties) {
+  return R"({"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":)" + properties + "}";
+}
+
+TEST(GeoJsonReader, APropertyLongerThanJsonbCanStoreFailsItsFeatureUnread) {
+  static_assert(kMaxJsonbLength == 268435455, "jsonb's JENTRY_OFFLENMASK");
+  constexpr std::size_t kLimit = 16;
+  // The name counts too: "s" and 15 bytes fill the limit.
+  for (const Feature& feature :
+       read_both_ways(feature_with_properties(R"({"s":")" + std::string(15, 'x') + "\"}"), kLimit)) {
+    EXPECT_TRUE(feature.error.empty()) << feature.error;
+    EXPECT_EQ(feature.properties.text, "s" + std::string(15, 'x'));
+  }
+  const std::string over = feature_with_properties(R"({"s":")" + std::string(17, 'x') + "\"}");
+  const std::size_t string_offset = over.find("\"xxx");
+  for (const Feature& feature : read_both_ways(over, kLimit)) {
+    EXPECT_EQ(feature.error, at(feature, R"(property "s" is longer than jsonb can store (17 bytes))", string_offset));
+    EXPECT_TRUE(feature.properties.tokens.empty());
+    EXPECT_TRUE(feature.properties.text.empty());
+  }
+  // A Feature document: always copied to be parsed.
+  ExactDocument document(over);
+  GeoJsonReader reader(document.data(), document.size(), nullptr, kLimit);
+  Feature feature;
+  ASSERT_TRUE(reader.next(feature));
+  EXPECT_EQ(feature.error, at(feature, R"(property "s" is longer than jsonb can store (17 bytes))", string_offset));
+}
+
+TEST(GeoJsonReader, EscapedPropertyTextsCountAsTheBytesTheyBecome) {
+  constexpr std::size_t kLimit = 16;
+  const std::string e_acute = "\xC3\xA9";
+  const std::string grinning_face = "\xF0\x9F\x98\x80";
+  const std::string replacement = "\xEF\xBF\xBD";  // for NUL
+  const std::vector<std::pair<std::string, std::string>> fitting = {
+      {R"("\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9")",
+       e_acute + e_acute + e_acute + e_acute + e_acute + e_acute + e_acute + e_acute},
+      {R"("\ud83d\ude00\ud83d\ude00\ud83d\ude00\ud83d\ude00")",
+       grinning_face + grinning_face + grinning_face + grinning_face},
+      {R"("\u0000\u0000\u0000\u0000\u0000\t")",
+       replacement + replacement + replacement + replacement + replacement + "\t"},
+  };
+  for (const auto& [json, text] : fitting) {
+    for (const Feature& feature : read_both_ways(feature_with_properties(json), kLimit)) {
+      EXPECT_TRUE(feature.error.empty()) << json << ": " << feature.error;
+      EXPECT_EQ(feature.properties.text, text) << json;
+    }
+  }
+  const std::string over = feature_with_properties(R"("\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\n")");
+  for (const Feature& feature : read_both_ways(over, kLimit)) {
+    EXPECT_EQ(feature.error,
+              at(feature, "the properties value is longer than jsonb can store (17 bytes)", over.find("\"\\u00e9")));
+  }
+}
+
+TEST(GeoJsonReader, PropertyNamesAndTheFeaturesPropertyTextsTogetherCountToo) {
+  constexpr std::size_t kLimit = 16;
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      // properties, the message, where (the text it names)
+      {R"({"aaaaaaaaaaaaaaaaa":1})", R"(property name "aaaaaaaaaaaaaaaaa" is longer than jsonb can store (17 bytes))",
+       "\"aaa"},
+      {R"({"outer":{"inner":[true,"xxxxxxxxxxxxxxxxx"]}})",
+       R"(property "inner" is longer than jsonb can store (17 bytes))", "\"xxx"},
+      {R"({"a":"1234567","b":"1234567","c":1})", "the properties hold more text than jsonb can store (over 16 bytes)",
+       "\"c\""},
+      {R"({"n":[123456789,1234567]})", "the properties hold more text than jsonb can store (over 16 bytes)",
+       "1234567]"},
+  };
+  for (const auto& [properties, message, where] : cases) {
+    const std::string json = feature_with_properties(properties);
+    for (const Feature& feature : read_both_ways(json, kLimit)) {
+      EXPECT_EQ(feature.error, at(feature, message, json.find(where))) << properties;
+    }
+  }
+  // A long name is cut in the message, at a character.
+  std::string name = "a";
+  for (int i = 0; i < 50; ++i) name += "\xC3\xA9";
+  std::string shown = "a";
+  for (int i = 0; i < 31; ++i) shown += "\xC3\xA9";
+  const std::string json = feature_with_properties("{\"" + name + "\":1}");
+  for (const Feature& feature : read_both_ways(json, 100)) {
+    EXPECT_EQ(feature.error,
+              at(feature, "property name \"" + shown + "\xE2\x80\xA6\" is longer than jsonb can store (101 bytes)",
+                 json.find("\"a")));
+  }
+}
+
+TEST(GeoJsonReader, OnlyPropertiesCountAgainstJsonbsLimit) {
+  const std::string long_text = std::string(40, 'x');
+  const std::string json = R"({"type":"Feature","id":")" + long_text + R"(","title":")" + long_text +
+                           R"(","properties":{"s":"ok"},"geometry":null})";
+  for (const Feature& feature : read_both_ways(json, 16)) {
+    EXPECT_TRUE(feature.error.empty()) << feature.error;
+    EXPECT_EQ(feature.id, long_text);
+    EXPECT_EQ(feature.properties.text, "sok");
+  }
+}
+
+TEST(GeoJsonReader, PropertiesNamedWithEscapesAreCheckedToo) {
+  const std::string json = feature_with_properties("{\"s\":\"" + std::string(17, 'x') + "\"}");
+  const std::string escaped = std::string(json).replace(json.find("\"properties\""), 12, R"("propert\u0069es")");
+  for (const Feature& feature : read_both_ways(escaped, 16)) {
+    EXPECT_EQ(feature.error,
+              at(feature, R"(property "s" is longer than jsonb can store (17 bytes))", escaped.find("\"xxx")));
+  }
 }
 
 TEST(GeoJsonReader, ByteOrderMarkBeforeAStringDocumentIsSkipped) {
