@@ -124,6 +124,7 @@ class Connection:
 
         params: bytes or str values (None for NULL); types: their type OIDs
         (0: let the server infer); binary: which ones go in binary format.
+        libpq reads a text-format value up to its first NUL byte.
         """
         n = len(params)
         values = (ctypes.c_char_p * n)()
