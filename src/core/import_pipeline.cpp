@@ -3,6 +3,11 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <system_error>
 #include <utility>
 
@@ -44,102 +49,201 @@ void Batch::mark_failed(std::size_t position, std::string_view reason) {
   text.append(reason);
 }
 
+struct ImportPipeline::State {
+  State(const char* data, std::size_t length, CancelCheck caller_check)
+      : cancel_requested(caller_check), reader(data, length, CancelCheck(poll_stop_or_cancel, this)) {}
+
+  // The check the reader and GEOS poll (a CancelCheck with this state as its
+  // context): stop() was called, or the caller's check says cancel.
+  static bool poll_stop_or_cancel(const void* state) {
+    const auto* self = static_cast<const State*>(state);
+    return self->stop_requested.load() || (self->cancel_requested != nullptr && self->cancel_requested());
+  }
+  bool stop_or_cancel() const { return poll_stop_or_cancel(this); }
+
+  // Reads the next batch into `batch`; false when no feature is left.
+  bool fill(Batch& batch);
+  // The producer thread: fills batches and hands them over until the end,
+  // an exception or stop().
+  void produce();
+  void add(Feature& feature, Batch& batch);
+  Validation validate(Geometry& geometry, std::vector<uint8_t>& ewkb);
+  Span append_text(Batch& batch, std::string_view text);
+
+  // Declared before reader, whose constructor polls them.
+  CancelCheck cancel_requested;
+  std::atomic<bool> stop_requested{false};
+  // Set while the producer runs GEOS; with stop_requested, the handshake
+  // that lets stop() leave it there (see validate and stop).
+  std::atomic<bool> in_geos{false};
+
+  GeoJsonReader reader;
+  PipelineOptions options;
+  std::unique_ptr<GeometryValidator> validator;
+  Feature feature;
+  std::size_t last_offset = 0;
+
+  // The hand-off between the producer thread and next_batch, under mutex.
+  std::mutex mutex;
+  std::condition_variable changed;
+  Batch ready;  // the next batch, when has_ready
+  bool has_ready = false;
+  bool finished = false;     // the producer has handed over all it will...
+  std::exception_ptr error;  // ...and this is why, if it stopped early
+};
+
+namespace {
+
+// The producer a stopped pipeline left inside GEOS (at most one: start()
+// joins it before a new producer starts). A pointer: a std::thread still
+// joinable when static objects are destroyed would terminate the process.
+std::mutex abandoned_mutex;
+std::thread* abandoned_producer = nullptr;
+
+// How often next_batch looks at the caller's cancel check while it waits.
+constexpr std::chrono::milliseconds kCancelPollInterval{10};
+
+}  // namespace
+
 ImportPipeline::ImportPipeline(const char* data, std::size_t length, CancelCheck cancel_requested)
-    : cancel_requested_(cancel_requested), reader_(data, length, CancelCheck(poll_stop_or_cancel, this)) {}
+    : state_(std::make_shared<State>(data, length, cancel_requested)) {}
 
 ImportPipeline::~ImportPipeline() { stop(); }
 
-bool ImportPipeline::poll_stop_or_cancel(const void* pipeline) {
-  const auto* self = static_cast<const ImportPipeline*>(pipeline);
-  return self->stop_requested_.load(std::memory_order_relaxed) ||
-         (self->cancel_requested_ != nullptr && self->cancel_requested_());
-}
+DocumentKind ImportPipeline::kind() const { return state_->reader.kind(); }
+std::size_t ImportPipeline::feature_count() const { return state_->reader.feature_count(); }
+std::optional<int32_t> ImportPipeline::crs_srid() const { return state_->reader.crs_srid(); }
 
 void ImportPipeline::start(const PipelineOptions& options) {
-  options_ = options;
+  wait_for_abandoned();
+  state_->options = options;
   // GEOS 3.11's interrupt callback is process-wide: the validator installs it
-  // here and restores the previous one in stop(), on this thread, before the
-  // producer starts and after it is joined, never while it runs GEOS.
-  validator_ = std::make_unique<GeometryValidator>(CancelCheck(poll_stop_or_cancel, this));
-  if (!options_.background) return;
+  // here and restores the previous one when it is destroyed, after its
+  // producer is done; an abandoned producer is joined above before a new
+  // validator installs its own.
+  state_->validator = std::make_unique<GeometryValidator>(CancelCheck(State::poll_stop_or_cancel, state_.get()));
+  if (!options.background) return;
   const AllSignalsBlocked blocked;
   try {
-    producer_ = std::thread(&ImportPipeline::produce, this);
+    producer_ = std::thread([state = state_] { state->produce(); });
   } catch (const std::system_error&) {
     // No thread to be had (a limit on processes or memory): work serially.
   }
 }
 
 bool ImportPipeline::next_batch(Batch& batch) {
-  if (stop_requested_) throw Interrupted();
-  if (!producer_.joinable()) return fill(batch);
-  std::unique_lock<std::mutex> lock(mutex_);
-  changed_.wait(lock, [this] { return has_ready_ || finished_; });
-  if (has_ready_) {
-    std::swap(batch, ready_);  // the caller's previous buffers go back to the producer
-    has_ready_ = false;
+  State& state = *state_;
+  if (state.stop_requested) throw Interrupted();
+  if (!producer_.joinable()) return state.fill(batch);
+  std::unique_lock<std::mutex> lock(state.mutex);
+  while (!state.changed.wait_for(lock, kCancelPollInterval, [&] { return state.has_ready || state.finished; })) {
+    if (state.cancel_requested != nullptr && state.cancel_requested()) throw Interrupted();
+  }
+  if (state.has_ready) {
+    std::swap(batch, state.ready);  // the caller's previous buffers go back to the producer
+    state.has_ready = false;
     lock.unlock();
-    changed_.notify_all();
+    state.changed.notify_all();
     return true;
   }
-  if (error_) std::rethrow_exception(error_);
+  if (state.error) std::rethrow_exception(state.error);
   batch.clear();
   return false;
 }
 
 void ImportPipeline::stop() noexcept {
+  if (abandoned_) return;  // the producer owns what it still uses
+  State& state = *state_;
   {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    stop_requested_ = true;
+    const std::lock_guard<std::mutex> lock(state.mutex);
+    state.stop_requested = true;
   }
-  changed_.notify_all();
-  if (producer_.joinable()) producer_.join();
-  validator_.reset();
+  state.changed.notify_all();
+  if (producer_.joinable()) {
+    // stop_requested is set before in_geos is read, and the producer clears
+    // in_geos before it reads stop_requested (both sequentially consistent):
+    // a producer seen inside GEOS stops right after it, without reading on.
+    if (state.in_geos) {
+      wait_for_abandoned();
+      const std::lock_guard<std::mutex> lock(abandoned_mutex);
+      abandoned_producer = new std::thread(std::move(producer_));
+      abandoned_ = true;
+      return;
+    }
+    producer_.join();
+  }
+  state.validator.reset();
 }
 
-bool ImportPipeline::fill(Batch& batch) {
+void ImportPipeline::wait_for_abandoned() noexcept {
+  std::thread* producer = nullptr;
+  {
+    const std::lock_guard<std::mutex> lock(abandoned_mutex);
+    std::swap(producer, abandoned_producer);
+  }
+  if (producer == nullptr) return;
+  producer->join();
+  delete producer;
+}
+
+bool ImportPipeline::State::fill(Batch& batch) {
   batch.clear();
-  const std::size_t batch_start = last_offset_;
-  while (batch.features.size() < options_.batch_features && last_offset_ - batch_start < options_.batch_bytes) {
-    if (!reader_.next(feature_)) break;
-    last_offset_ = feature_.byte_offset;
-    add(feature_, batch);
+  const std::size_t batch_start = last_offset;
+  while (batch.features.size() < options.batch_features && last_offset - batch_start < options.batch_bytes) {
+    if (!reader.next(feature)) break;
+    last_offset = feature.byte_offset;
+    add(feature, batch);
     if (stop_or_cancel()) throw Interrupted();
   }
   return !batch.features.empty();
 }
 
-void ImportPipeline::produce() {
+void ImportPipeline::State::produce() {
   Batch filling;
-  std::exception_ptr error;
+  std::exception_ptr caught;
   try {
     while (fill(filling)) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      changed_.wait(lock, [this] { return !has_ready_ || stop_requested_; });
-      if (stop_requested_) throw Interrupted();
-      std::swap(filling, ready_);
-      has_ready_ = true;
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait(lock, [this] { return !has_ready || stop_requested; });
+      if (stop_requested) throw Interrupted();
+      std::swap(filling, ready);
+      has_ready = true;
       lock.unlock();
-      changed_.notify_all();
+      changed.notify_all();
     }
   } catch (...) {
-    error = std::current_exception();
+    caught = std::current_exception();
   }
   {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    finished_ = true;
-    error_ = error;
+    const std::lock_guard<std::mutex> lock(mutex);
+    finished = true;
+    error = caught;
   }
-  changed_.notify_all();
+  changed.notify_all();
 }
 
-Span ImportPipeline::append_text(Batch& batch, std::string_view text) {
+Validation ImportPipeline::State::validate(Geometry& geometry, std::vector<uint8_t>& ewkb) {
+  in_geos = true;
+  Validation validation;
+  try {
+    validation = validator->validate(geometry, options.on_invalid, options.srid, ewkb);
+  } catch (...) {
+    in_geos = false;
+    throw;
+  }
+  in_geos = false;
+  // Abandoned by stop() while in GEOS: the document may be gone, read no more.
+  if (stop_requested) throw Interrupted();
+  return validation;
+}
+
+Span ImportPipeline::State::append_text(Batch& batch, std::string_view text) {
   Span span{static_cast<uint32_t>(batch.text.size()), static_cast<uint32_t>(text.size())};
   batch.text.append(text);
   return span;
 }
 
-void ImportPipeline::add(Feature& feature, Batch& batch) {
+void ImportPipeline::State::add(Feature& feature, Batch& batch) {
   BatchFeature out;
   out.index = feature.index;
   out.has_id = feature.has_id;
@@ -156,8 +260,7 @@ void ImportPipeline::add(Feature& feature, Batch& batch) {
     out.outcome = BatchFeature::Outcome::Failed;
     reason = feature.error;
   } else if (feature.has_geometry) {
-    const Validation validation =
-        validator_->validate(feature.geometry, options_.on_invalid, options_.srid, batch.ewkb);
+    const Validation validation = validate(feature.geometry, batch.ewkb);
     if (validation.outcome == Validation::Outcome::Invalid) {
       out.outcome = BatchFeature::Outcome::Failed;
       reason = validation.reason;

@@ -3,13 +3,9 @@
 // inserts each batch and reports progress between batches.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,6 +71,14 @@ struct Batch {
 // check, and only ever runs the core: reader, GEOS, EWKB. Whatever it throws
 // is rethrown by next_batch after the batches that came before, so the
 // caller sees exactly what the serial pipeline would show it.
+//
+// GEOS polls the cancel check only between some steps of a repair (seconds
+// apart on a polygon whose edges all cross). So that a cancel still ends the
+// import at once, next_batch polls the caller's check itself while it waits,
+// and stop() leaves a producer that is inside GEOS to finish on its own: it
+// touches nothing of the document after GEOS returns (the feature was copied
+// out of it), only state it shares with the pipeline, and it ends there.
+// Such a producer is joined by wait_for_abandoned(), which start() calls.
 class ImportPipeline {
  public:
   // `data` as for GeoJsonReader, read by the producer thread until stop();
@@ -86,58 +90,37 @@ class ImportPipeline {
   ImportPipeline(const ImportPipeline&) = delete;
   ImportPipeline& operator=(const ImportPipeline&) = delete;
 
-  DocumentKind kind() const { return reader_.kind(); }
-  std::size_t feature_count() const { return reader_.feature_count(); }
-  std::optional<int32_t> crs_srid() const { return reader_.crs_srid(); }
+  DocumentKind kind() const;
+  std::size_t feature_count() const;
+  std::optional<int32_t> crs_srid() const;
 
-  // Must be called once, before the first batch.
+  // Must be called once, before the first batch. Waits for a producer an
+  // earlier pipeline left inside GEOS (see wait_for_abandoned).
   void start(const PipelineOptions& options);
 
   // Fills `batch` with the next features; false when none are left. Throws
   // what reading or validating threw (Interrupted once the cancel check
-  // returns true), and Interrupted after stop().
+  // returns true, also while it waits for the producer), and Interrupted
+  // after stop().
   bool next_batch(Batch& batch);
 
-  // Stops the producer thread and waits for it, promptly: the thread checks
-  // between features, while scanning and inside GEOS (as often as GEOS polls).
-  // No batch follows. Idempotent; the destructor calls it. A FATAL error
-  // exits the process without unwinding the stack, and exit() must not run
-  // while the thread does: the database side must call stop() on a live
-  // pipeline before the process exits (from a before_shmem_exit callback).
+  // Stops the producer thread: waits for it, unless it is inside GEOS, where
+  // it is left to finish on its own (the document may be freed as soon as
+  // this returns). No batch follows. Idempotent; the destructor calls it.
   void stop() noexcept;
 
+  // Joins the producer a stopped pipeline left inside GEOS, if any. A FATAL
+  // error exits the process without unwinding the stack, and exit() must not
+  // run while a producer does: the database side calls stop() on a live
+  // pipeline and then this, from a before_shmem_exit callback.
+  static void wait_for_abandoned() noexcept;
+
  private:
-  // The check the reader and GEOS poll (a CancelCheck with this pipeline as
-  // its context): stop() was called, or the caller's check says cancel.
-  static bool poll_stop_or_cancel(const void* pipeline);
-  bool stop_or_cancel() const { return poll_stop_or_cancel(this); }
+  struct State;  // what the producer thread uses; it holds a reference of its own
 
-  // Reads the next batch into `batch`; false when no feature is left.
-  bool fill(Batch& batch);
-  // The producer thread: fills batches and hands them over until the end,
-  // an exception or stop().
-  void produce();
-  void add(Feature& feature, Batch& batch);
-  Span append_text(Batch& batch, std::string_view text);
-
-  // Declared before reader_, whose constructor polls them.
-  CancelCheck cancel_requested_;
-  std::atomic<bool> stop_requested_{false};
-
-  GeoJsonReader reader_;
-  PipelineOptions options_;
-  std::unique_ptr<GeometryValidator> validator_;
-  Feature feature_;
-  std::size_t last_offset_ = 0;
-
-  // The hand-off between the producer thread and next_batch, under mutex_.
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  Batch ready_;  // the next batch, when has_ready_
-  bool has_ready_ = false;
-  bool finished_ = false;     // the producer has handed over all it will...
-  std::exception_ptr error_;  // ...and this is why, if it stopped early
-  std::thread producer_;      // joinable: the batches come from this thread
+  std::shared_ptr<State> state_;
+  std::thread producer_;    // joinable: the batches come from this thread
+  bool abandoned_ = false;  // stop() left the producer inside GEOS
 };
 
 }  // namespace geo_import::core

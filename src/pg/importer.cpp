@@ -42,11 +42,13 @@ bool cancel_requested() { return QueryCancelPending || ProcDiePending; }
 
 // The import's pipeline runs a producer thread. A FATAL error exits the
 // backend without unwinding run_import, and exit() must not run while that
-// thread still reads the payload: this callback stops it first.
+// thread, or one a canceled import left inside GEOS, still runs: this
+// callback stops and joins them first.
 core::ImportPipeline* live_pipeline = nullptr;
 
 void stop_live_pipeline(int, Datum) {
   if (live_pipeline != nullptr) live_pipeline->stop();
+  core::ImportPipeline::wait_for_abandoned();
 }
 
 // Makes `pipeline` the one stop_live_pipeline stops, for its lifetime.
