@@ -253,6 +253,23 @@ TEST(GeoJsonReader, EscapedPropertyTextsCountAsTheBytesTheyBecome) {
   }
 }
 
+TEST(GeoJsonReader, LongRunsBetweenEscapesAreMeasuredExactly) {
+  constexpr std::size_t kLimit = 16;
+  // Runs longer than the 16 bytes the measuring steps over at a time, with
+  // escapes between them, at the end and straddling a 16-byte boundary.
+  const std::string run(37, 'x');
+  const std::string over =
+      feature_with_properties("\"" + run + R"(\u00e9)" + run + R"(\n\ud83d\ude00)" + run + R"(\u0000")");
+  // 3 runs, é (2), \n (1), U+1F600 (4), NUL as U+FFFD (3)
+  const std::size_t expected = 3 * run.size() + 2 + 1 + 4 + 3;
+  for (const Feature& feature : read_both_ways(over, kLimit)) {
+    EXPECT_EQ(
+        feature.error,
+        at(feature, "the properties value is longer than jsonb can store (" + std::to_string(expected) + " bytes)",
+           over.find("\"xxx")));
+  }
+}
+
 TEST(GeoJsonReader, PropertyNamesAndTheFeaturesPropertyTextsTogetherCountToo) {
   constexpr std::size_t kLimit = 16;
   const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
