@@ -46,6 +46,25 @@ int document_error_sqlstate(core::DocumentError::Kind kind) {
   return ERRCODE_INVALID_PARAMETER_VALUE;
 }
 
+// The error PostgreSQL raises for the interrupt the core noticed, caught:
+// its message says why (statement timeout, user request, lock timeout).
+// Null when no interrupt is pending any more. A pending termination exits
+// the backend from here, as CHECK_FOR_INTERRUPTS() anywhere would.
+ErrorData* pending_interrupt_error() {
+  MemoryContext context = CurrentMemoryContext;
+  ErrorData* volatile error = nullptr;
+  PG_TRY();
+  { CHECK_FOR_INTERRUPTS(); }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(context);
+    error = CopyErrorData();
+    FlushErrorState();
+  }
+  PG_END_TRY();
+  return error;
+}
+
 }  // namespace
 
 Datum guarded_entry(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo) {
@@ -78,13 +97,14 @@ Datum guarded_entry(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo) {
   } catch (...) {
     strlcpy(message, "geo_import failed with an unknown C++ exception", sizeof message);
   }
-  // An import's progress worker records why it failed.
-  progress_channel_fail(pg_error != nullptr ? pg_error->message : interrupted ? "canceled" : message);
-  if (pg_error != nullptr) ReThrowError(pg_error);
   if (interrupted) {
-    CHECK_FOR_INTERRUPTS();
-    ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("canceling statement due to user request")));
+    pg_error = pending_interrupt_error();
+    sqlstate = ERRCODE_QUERY_CANCELED;
+    strlcpy(message, "canceling statement due to user request", sizeof message);
   }
+  // An import's progress worker records why it failed.
+  progress_channel_fail(pg_error != nullptr ? pg_error->message : message);
+  if (pg_error != nullptr) ReThrowError(pg_error);
   ereport(ERROR, (errcode(sqlstate), errmsg("%s", message), detail[0] != '\0' ? errdetail("%s", detail) : 0,
                   hint[0] != '\0' ? errhint("%s", hint) : 0));
   pg_unreachable();
