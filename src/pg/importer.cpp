@@ -3,6 +3,8 @@
 // and reaches PostgreSQL through pg_call() alone.
 #include "pg/importer.hpp"
 
+#include <link.h>
+
 #include <string>
 
 #include "core/import_pipeline.hpp"
@@ -66,6 +68,34 @@ class LivePipeline {
   LivePipeline(const LivePipeline&) = delete;
   LivePipeline& operator=(const LivePipeline&) = delete;
 };
+
+#if defined(__GLIBC__)
+struct ThreadLocalIndex {  // glibc's tls_index
+  unsigned long module;
+  unsigned long offset;
+};
+extern "C" void* __tls_get_addr(ThreadLocalIndex*);
+
+int allocate_module_thread_locals(dl_phdr_info* info, size_t, void*) {
+  if (info->dlpi_tls_modid != 0) {
+    ThreadLocalIndex index{info->dlpi_tls_modid, 0};
+    __tls_get_addr(&index);
+  }
+  return 0;
+}
+#endif
+
+// PostGIS's SIGINT handler (a cancel, a statement timeout) writes a
+// thread-local variable. glibc allocates a thread's block of a dlopen()ed
+// library's thread-locals when the thread first uses it, with malloc: first
+// used in a handler that interrupted a malloc, that deadlocks the backend.
+// Allocating every loaded library's block here, on the backend's thread,
+// leaves the handler nothing to allocate.
+void allocate_thread_locals() {
+#if defined(__GLIBC__)
+  dl_iterate_phdr(allocate_module_thread_locals, nullptr);
+#endif
+}
 
 // The payload read in place: no copy of what may be hundreds of megabytes
 // (a compressed or external value is detoasted once, into `context`).
@@ -172,6 +202,7 @@ Datum run_import(ImportCall& call) {
     writer = feature_writer_open(FeatureTarget{call.features_relation, call.record.schema, own_table,
                                                call.postgis_schema, call.record.layer_id, call.record.collection_id,
                                                source_srid, target_srid, call.options.batch_size});
+    allocate_thread_locals();  // PostGIS is loaded now
     MemoryContextSwitchTo(previous);
   });
 
