@@ -70,8 +70,42 @@ std::size_t find_first_of(const char* data, std::size_t from, std::size_t to, co
   return to;
 }
 
+#if defined(__SSE2__)
+// One bit per byte of a 64-byte block, bit i for byte i.
+struct BlockMasks {
+  uint64_t quotes = 0;
+  uint64_t backslashes = 0;
+  uint64_t opens = 0;   // '{' and '['
+  uint64_t closes = 0;  // '}' and ']'
+};
+
+BlockMasks classify_block(const char* block) {
+  BlockMasks masks;
+  for (int i = 0; i < 4; ++i) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * i));
+    const auto mask_of = [&](char a, char b) {
+      const __m128i hits =
+          _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(a)), _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b)));
+      return static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(hits))) << (16 * i);
+    };
+    masks.quotes |= mask_of('"', '"');
+    masks.backslashes |= mask_of('\\', '\\');
+    masks.opens |= mask_of('{', '[');
+    masks.closes |= mask_of('}', ']');
+  }
+  return masks;
+}
+
+// Bit i set when an odd number of bits 0..i are set in `bits`: with `bits`
+// the quotes of a block, the bytes from an opening quote up to (not
+// including) its closing one.
+uint64_t prefix_xor(uint64_t bits) {
+  for (int shift = 1; shift < 64; shift *= 2) bits ^= bits << shift;
+  return bits;
+}
+#endif
+
 constexpr std::array<char, 2> kStringStops = {'"', '\\'};
-constexpr std::array<char, 5> kContainerStops = {'"', '{', '}', '[', ']'};
 
 // Finds where values start and end in a document the database has already
 // accepted as JSON; it still checks what it relies on, so that any input ends
@@ -129,8 +163,14 @@ class Scanner {
   }
 
  private:
+  // Steps over the object or array at `pos` 64 bytes at a time where SSE2 is
+  // there: a block with no backslash is classified with bit masks (quotes,
+  // the string runs between them, brackets outside strings), and only a
+  // block in which the depth could reach zero is walked bracket by bracket.
+  // Blocks with a backslash and the last bytes go byte by byte.
   std::size_t skip_container(std::size_t pos) const {
     std::size_t depth = 0;
+    bool in_string = false;
     std::size_t next_cancel_check = pos + kCancelCheckBytes;
     std::size_t p = pos;
     while (p < length_) {
@@ -138,21 +178,52 @@ class Scanner {
         poll_cancel();
         next_cancel_check = p + kCancelCheckBytes;
       }
-      const std::size_t window_end = std::min(length_, next_cancel_check);
-      p = find_first_of(data_, p, window_end, kContainerStops);
-      if (p == window_end) continue;
-      const char c = data_[p];
-      if (c == '"') {
-        p = skip_string(p);
-        continue;
+#if defined(__SSE2__)
+      if (p + 64 <= length_) {
+        const BlockMasks block = classify_block(data_ + p);
+        if (block.backslashes == 0) {
+          const uint64_t inside = prefix_xor(block.quotes) ^ (in_string ? ~uint64_t{0} : 0);
+          in_string = (inside >> 63) != 0;
+          const uint64_t opens = block.opens & ~inside;
+          const uint64_t closes = block.closes & ~inside;
+          const auto close_count = static_cast<std::size_t>(__builtin_popcountll(closes));
+          if (depth > close_count) {
+            depth = depth + static_cast<std::size_t>(__builtin_popcountll(opens)) - close_count;
+          } else {
+            for (uint64_t brackets = opens | closes; brackets != 0; brackets &= brackets - 1) {
+              const int bit = __builtin_ctzll(brackets);
+              if ((opens >> bit) & 1) {
+                ++depth;
+              } else if (--depth == 0) {
+                return p + static_cast<std::size_t>(bit) + 1;
+              }
+            }
+          }
+          p += 64;
+          continue;
+        }
       }
-      if (c == '{' || c == '[') {
-        ++depth;
-      } else if (--depth == 0) {
-        return p + 1;
+#endif
+      const std::size_t block_end = std::min(length_, p + 64);
+      while (p < block_end) {
+        const char c = data_[p];
+        if (in_string) {
+          if (c == '\\') {
+            p += 2;  // a backslash and the character it escapes
+            continue;
+          }
+          if (c == '"') in_string = false;
+        } else if (c == '"') {
+          in_string = true;
+        } else if (c == '{' || c == '[') {
+          ++depth;
+        } else if ((c == '}' || c == ']') && --depth == 0) {
+          return p + 1;
+        }
+        ++p;
       }
-      ++p;
     }
+    if (in_string) throw malformed(length_, "the document ends inside a string");
     throw malformed(length_, std::string("the document ends inside the ") + (data_[pos] == '{' ? "object" : "array") +
                                  " opened at byte " + std::to_string(pos));
   }
@@ -164,6 +235,21 @@ class Scanner {
   std::size_t length_;
   CancelCheck cancel_requested_;
 };
+
+// Returns the offset just past the array of features at `begin`, counting
+// its elements into `count`.
+std::size_t skip_feature_array(const Scanner& scanner, std::size_t begin, std::size_t& count) {
+  count = 0;  // a repeated "features" replaces the earlier, as in jsonb
+  std::size_t p = scanner.skip_space(begin + 1);
+  if (scanner.at(p, ']')) return p + 1;
+  while (true) {
+    p = scanner.skip_space(scanner.skip_value(p));
+    if (++count % 4096 == 0) scanner.poll_cancel();
+    if (scanner.at(p, ']')) return p + 1;
+    if (!scanner.at(p, ',')) throw scanner.malformed(p, "expected ',' or ']'");
+    p = scanner.skip_space(p + 1);
+  }
+}
 
 // A JSON string's raw contents when it holds no escapes (all the member names
 // and type names GeoJSON defines); nullopt otherwise.
@@ -870,7 +956,10 @@ void GeoJsonReader::read_top_level() {
     pos = scanner.skip_space(key_end);
     if (!scanner.at(pos, ':')) throw scanner.malformed(pos, "expected ':'");
     const std::size_t value_begin = scanner.skip_space(pos + 1);
-    const std::size_t value_end = scanner.skip_value(value_begin);
+    const bool is_feature_array = key == "features" && scanner.at(value_begin, '[');
+    // The features are counted in the same pass that finds the array's end.
+    const std::size_t value_end =
+        is_feature_array ? skip_feature_array(scanner, value_begin, feature_count_) : scanner.skip_value(value_begin);
     if (key == "type") {
       type = plain_string(data_, value_begin, value_end);
       type_offset = value_begin;
@@ -914,11 +1003,6 @@ void GeoJsonReader::read_top_level() {
     }
     array_end_ = features_end - 1;
     cursor_ = scanner.skip_space(features_begin + 1);
-    for (std::size_t p = cursor_; p < array_end_;) {
-      p = scanner.skip_space(scanner.skip_value(p));
-      if (++feature_count_ % 4096 == 0 && cancel_requested_ != nullptr && cancel_requested_()) throw Interrupted();
-      if (scanner.at(p, ',')) p = scanner.skip_space(p + 1);
-    }
   } else if (*type == "Feature") {
     kind_ = DocumentKind::Feature;
     feature_count_ = 1;

@@ -356,6 +356,55 @@ TEST(GeoJsonReader, RejectsDocumentsThatAreNotGeoJson) {
   EXPECT_EQ(document_error(R"({"features":[]})").kind, DocumentError::Kind::NotGeoJson);
 }
 
+TEST(GeoJsonReader, FeatureBoundariesHoldWhateverStringsSayAtAnyBlockOffset) {
+  // Property strings with brackets, quotes and backslashes, shifted byte by
+  // byte across the 64-byte blocks the scanner classifies at once, and a
+  // feature of nested arrays spanning several blocks.
+  const std::vector<std::pair<std::string, std::string>> strings = {
+      // as written in the document, as read
+      {R"(]}[{,)", "]}[{,"},       {R"(\"]}\")", "\"]}\""},          {R"(\\)", "\\"},
+      {R"(\\\"}]\\)", "\\\"}]\\"}, {R"(\u005d\"\\\\[)", "]\"\\\\["},
+  };
+  std::string line = R"({"type":"Feature","geometry":{"type":"LineString","coordinates":[)";
+  for (int i = 0; i < 20; ++i) line += std::string(i == 0 ? "" : ",") + "[" + std::to_string(i) + ",0]";
+  line += "]}}";
+  for (std::size_t shift = 0; shift < 130; ++shift) {
+    std::string json = R"({"type":"FeatureCollection","features":[)";
+    std::vector<std::size_t> offsets;
+    for (const auto& [written, read] : strings) {
+      offsets.push_back(json.size());
+      json += R"({"type":"Feature","geometry":null,"properties":{"pad":")" + std::string(shift, 'x') + R"(","s":")" +
+              written + R"("}},)";
+    }
+    offsets.push_back(json.size());
+    json += line + "]}";
+    const std::vector<Feature> features = read_all(json);
+    ASSERT_EQ(features.size(), strings.size() + 1) << "shift " << shift;
+    for (std::size_t i = 0; i < features.size(); ++i) {
+      EXPECT_EQ(features[i].byte_offset, offsets[i]) << "shift " << shift << ", feature " << i;
+      EXPECT_TRUE(features[i].error.empty()) << features[i].error;
+    }
+    for (std::size_t i = 0; i < strings.size(); ++i) {
+      const Properties& p = features[i].properties;
+      ASSERT_EQ(p.tokens.size(), 6u);
+      EXPECT_EQ(p.text.substr(p.tokens[4].text_offset, p.tokens[4].text_length), strings[i].second)
+          << "shift " << shift << ", string " << strings[i].first;
+    }
+    EXPECT_EQ(features.back().geometry.counts, (std::vector<uint32_t>{20}));
+  }
+}
+
+TEST(GeoJsonReader, DocumentEndingInsideAStringInsideTheFeaturesSaysSo) {
+  for (std::size_t shift = 0; shift < 70; ++shift) {
+    const std::string json =
+        R"({"type":"FeatureCollection","features":[{"properties":{"s":")" + std::string(shift, 'x') + R"(\"]}]})";
+    const DocumentError error = document_error(json);
+    EXPECT_EQ(error.kind, DocumentError::Kind::Malformed);
+    EXPECT_EQ(std::string(error.what()),
+              "malformed JSON: the document ends inside a string (at byte " + std::to_string(json.size()) + ")");
+  }
+}
+
 TEST(GeoJsonReader, TruncatedDocumentSaysWhere) {
   const std::string json = R"({"type":"FeatureCollection","features":[{"type":"Feature","geometry":)";
   DocumentError error = document_error(json);
