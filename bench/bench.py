@@ -24,6 +24,7 @@ import os
 import platform
 import resource
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -138,13 +139,66 @@ AS $$ SELECT json_typeof(payload), pg_column_size(payload) $$
 """
 
 
-class Capped(Exception):
-    """A run hit the cap (--cap seconds) and was cancelled."""
+STOPPED_BY = {"cancel": "cancelled", "terminate": "terminated (the cancel did not stop it)",
+              "kill": "killed (neither cancel nor terminate stopped it)", "client killed": "ogr2ogr killed"}
 
-    def __init__(self, pid, cancel_seconds=None):
+
+class Capped(Exception):
+    """A run hit the cap (--cap seconds) and was stopped."""
+
+    def __init__(self, pid, stop_seconds, how):
         super().__init__("capped")
+        self.pid = pid  # its backend, or None
+        self.stop_seconds = stop_seconds  # from the cap to the statement's end reaching the client
+        self.how = how  # what stopped it: "cancel", "terminate", "kill" or "client killed"
+
+
+class Watchdog(threading.Thread):
+    """The harness's cap (not a measurement). A statement still running `cap`
+    seconds in is cancelled with pg_cancel_backend: SIGINT, which PostGIS
+    also hands to GEOS (statement_timeout would not reach a GEOS call); a
+    backend still in it GRACE seconds later is terminated, and one still
+    there GRACE seconds after that is killed (SIGKILL: the cluster restarts,
+    see Bench.ensure_admin)."""
+
+    GRACE = 30
+
+    def __init__(self, bench, cap, pid):
+        super().__init__(daemon=True)
+        self.bench = bench
+        self.cap = cap
         self.pid = pid
-        self.cancel_seconds = cancel_seconds  # from the cap to the error reaching the client
+        self.done = threading.Event()
+        self.fired_at = None  # perf_counter() when the cap was reached
+        self.how = None
+
+    def run(self):
+        if self.done.wait(self.cap):
+            return
+        self.fired_at = time.perf_counter()
+        for how in ("cancel", "terminate", "kill"):
+            self.how = how
+            if how == "kill":
+                signal_backend(self.pid, signal.SIGKILL)
+                return
+            try:
+                with self.bench.connect("postgres") as conn:
+                    conn.execute("SELECT pg_%s_backend(%d)" % (how, self.pid))
+            except pq.Error:
+                pass  # the server is restarting: the backend is gone
+            if self.done.wait(self.GRACE):
+                return
+
+    def finish(self):
+        self.done.set()
+        self.join()
+
+
+def signal_backend(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 class Sampler(threading.Thread):
@@ -316,10 +370,8 @@ class Bench:
     # --- one measured run --------------------------------------------------------------------------
     def run_sql_contender(self, contender, workload, body, payload):
         conn = self.connect()
+        watchdog = Watchdog(self, self.args.cap, conn.pid)
         try:
-            # The harness's cap (not a measurement): a run over it is cancelled
-            # and reported as not finished.
-            conn.execute("SET statement_timeout = '%ds'" % self.args.cap)
             if contender == "import_geojson_no_progress":
                 conn.execute("SET geo_import.live_progress = off")
             if contender == "import_geojson_direct_generic":
@@ -329,6 +381,7 @@ class Bench:
                 conn.execute("SET plan_cache_mode = force_generic_plan")
             sampler = Sampler(pid=conn.pid)
             sampler.start()
+            watchdog.start()
             start = time.perf_counter()
             if contender in DIRECT:
                 # Declared json (OID 114) in text format: the server runs json_in
@@ -344,14 +397,16 @@ class Bench:
                 rows = conn.execute_params(postgrest_sql(FUNCTIONS[contender]), [body], [pq.JSONOID], [True])
                 result = json.loads(rows[0][2])
             elapsed = time.perf_counter() - start
-            sampler.finish()
-        except pq.Error as error:
-            sampler.finish()
-            if "statement timeout" in str(error):
-                raise Capped(conn.pid, time.perf_counter() - start - self.args.cap)
-            raise
+        except pq.Error:
+            if watchdog.fired_at is None:
+                raise
         finally:
+            ended = time.perf_counter()
+            watchdog.finish()
+            sampler.finish()
             conn.close()
+        if watchdog.fired_at is not None:
+            raise Capped(sampler.pid, ended - watchdog.fired_at, watchdog.how)
         return elapsed, sampler, result, 0.0
 
     def run_ogr2ogr(self, workload, path, polygons):
@@ -378,7 +433,7 @@ class Bench:
         except subprocess.TimeoutExpired:
             sampler.finish()
             monitor.close()
-            raise Capped(sampler.pid)
+            raise Capped(sampler.pid, 0.0, "client killed")
         elapsed = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         sampler.finish()
@@ -400,18 +455,40 @@ class Bench:
         table = "public.geo_features" if contender.startswith("import_geojson") else TABLES[contender]
         return int(self.admin.execute("SELECT count(*) FROM %s WHERE NOT public.ST_IsValid(geom)" % table)[0][0])
 
-    def wait_gone(self, pid, limit=300):
-        """After a cancel: how long the backend took to stop (it must not
-        run on beside the next contender)."""
+    def wait_exit(self, pid, limit=150):
+        """After a capped run: waits for its backend process to exit (it must
+        not run on beside the next contender; import_geojson's waits for a
+        GEOS step its producer thread was left to finish), killing it past
+        `limit` seconds. Returns the seconds waited and whether it was killed."""
         start = time.perf_counter()
-        while time.perf_counter() - start < limit:
-            if not self.admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %d AND state = 'active'" % pid):
-                break
+        while os.path.exists("/proc/%d" % pid):
+            if time.perf_counter() - start > limit:
+                signal_backend(pid, signal.SIGKILL)
+                return time.perf_counter() - start, True
             time.sleep(0.1)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, False
+
+    def ensure_admin(self):
+        """Reconnects the harness's own session after a killed backend made
+        the cluster restart (which ends every session)."""
+        try:
+            self.admin.execute("SELECT 1")
+            return
+        except pq.Error:
+            self.admin.close()
+        deadline = time.time() + 120
+        while True:
+            try:
+                self.admin = self.connect()
+                return
+            except pq.Error:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def measure(self, workload, contender, round_no, body, payload):
         label, path, features, polygons = WORKLOADS[workload]
+        self.ensure_admin()
         self.reset(contender)
         try:
             if contender == "ogr2ogr":
@@ -419,14 +496,16 @@ class Bench:
             else:
                 elapsed, sampler, result, client_cpu = self.run_sql_contender(contender, workload, body, payload)
         except Capped as capped:
-            stop = self.wait_gone(capped.pid) if capped.pid else 0.0
-            if capped.cancel_seconds is not None:
-                stop += capped.cancel_seconds
+            exit_seconds, killed = self.wait_exit(capped.pid) if capped.pid else (0.0, False)
+            how = "kill" if killed else capped.how
+            self.ensure_admin()
             run = {"workload": workload, "contender": contender, "round": round_no, "capped": True,
-                   "cancel_seconds": stop, "loadavg": os.getloadavg()[0]}
+                   "stopped_by": how, "stop_seconds": capped.stop_seconds,
+                   "exit_seconds": capped.stop_seconds + exit_seconds, "loadavg": os.getloadavg()[0]}
             self.results.append(run)
-            log("%-15s %-27s round %d: over the %d s cap, cancelled (it stopped %.1f s after the cancel)"
-                % (workload, contender, round_no, self.args.cap, stop))
+            log("%-15s %-27s round %d: over the %d s cap, stopped by %s: statement ended %.1f s later, "
+                "backend gone %.1f s later" % (workload, contender, round_no, self.args.cap, how,
+                                               run["stop_seconds"], run["exit_seconds"]))
             return run
         rows = self.stored_rows(contender)
         run = {
@@ -571,7 +650,7 @@ class Bench:
         add("%s, %s GB; PostgreSQL %s (shared_buffers %s, fsync off, autovacuum off), PostGIS %s, GEOS %s, %s." % (
             e["cpu"], e["memory_gb"], e["postgres"], e["shared_buffers"], e["postgis"], e["geos"], e["gdal"]))
         add("Median of %d run(s) per contender, contenders interleaved round by round (a contender whose run "
-            "took over %d s is run once; one over %d s is cancelled and shown as not finished); each run into an "
+            "took over %d s is run once; one still running at %d s is stopped and shown as not finished); each run into an "
             "empty table with the same indexes (primary key (layer_id, id), GiST on geom; import_geojson writes a "
             "large import into a partition of its own and builds its indexes when it attaches it). Time: wall clock "
             "of the request as the client sees it. Peak memory: the backend's VmHWM (includes the code pages and "
@@ -598,10 +677,15 @@ class Bench:
             for c in order:
                 if (w, c) in self.capped:
                     k = self.capped[(w, c)]
-                    add("| %s | > %d (cancelled) | < %s | %s | | | | | | | stopped %.1f s after the "
-                        "cancel |" % (CONTENDERS[c], self.args.cap, "%.3g" % (features / self.args.cap),
-                                      "> %.1f×" % (self.args.cap / base["seconds"]) if base else "–",
-                                      k["cancel_seconds"]))
+                    add("| %s | > %d (stopped) | < %s | %s | | | | | | | %s at the cap: the statement ended %.1f s "
+                        "later, the backend %.1f s later |" % (
+                            CONTENDERS[c], self.args.cap, "%.3g" % (features / self.args.cap),
+                            "> %.1f×" % (self.args.cap / base["seconds"]) if base else "–",
+                            STOPPED_BY[k["stopped_by"]], k["stop_seconds"], k["exit_seconds"]))
+                    continue
+                if c == "binary_copy" and w not in self.copy_sources and any(r["workload"] == w for r in self.results):
+                    add("| %s | not run: no contender finished, so there are no finished rows to load "
+                        "| | | | | | | | | |" % CONTENDERS[c])
                     continue
                 if (w, c) not in s:
                     continue
@@ -752,9 +836,9 @@ def main():
     parser.add_argument("--workloads", help="comma-separated subset of: " + ", ".join(WORKLOADS))
     parser.add_argument("--contenders", help="comma-separated subset of: " + ", ".join(CONTENDERS)
                         + " (binary_copy needs import_geojson)")
-    parser.add_argument("--cap", type=int, default=180,
-                        help="seconds after which a run is cancelled and reported as not finished (default 180); "
-                             "a contender capped once is not run again on that workload")
+    parser.add_argument("--cap", type=int, default=120,
+                        help="seconds after which a run is stopped and reported as not finished (default 120; "
+                             "see Watchdog); a contender capped once is not run again on that workload")
     parser.add_argument("--repeat-limit", type=float, default=120,
                         help="a contender whose run took longer than this (seconds, default 120) is not run again "
                              "on that workload: its one time is reported")
