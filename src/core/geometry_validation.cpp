@@ -237,6 +237,8 @@ class StructureCheck {
 
 }  // namespace
 
+bool needs_geos(const Geometry& geometry) { return !is_point_type(geometry); }
+
 struct GeometryValidator::Geos {
   GEOSContextHandle_t handle = nullptr;
   GEOSWKBWriter* writer = nullptr;
@@ -469,8 +471,7 @@ Validation GeometryValidator::validate(Geometry& geometry, InvalidPolicy policy,
     result.reason = problem;
     return result;
   }
-  if (is_point_type(geometry)) {
-    // Points read from JSON are finite, hence valid: no need for GEOS.
+  if (!needs_geos(geometry)) {
     append_ewkb(geometry, srid, ewkb);
   } else {
     Validation checked;

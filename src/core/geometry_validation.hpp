@@ -20,6 +20,10 @@ struct Validation {
   std::string reason;  // why it was repaired or is invalid, with where
 };
 
+// Whether validating `geometry` takes GEOS: points and multipoints read
+// from JSON are finite, hence valid, and never do.
+bool needs_geos(const Geometry& geometry);
+
 // One GEOS context (reentrant API), for one import. It may validate on
 // another thread than the one that creates and destroys it, one thread at a
 // time.

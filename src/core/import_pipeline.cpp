@@ -61,32 +61,62 @@ struct ImportPipeline::State {
   }
   bool stop_or_cancel() const { return poll_stop_or_cancel(this); }
 
-  // Reads the next batch into `batch`; false when no feature is left.
+  // The features of one batch as read, before validation.
+  struct ReadBatch {
+    std::vector<Feature> features;  // the first `count` are this batch's; the rest keep their buffers
+    std::size_t count = 0;
+  };
+
+  // Reads the next batch's features; false when none is left. The only
+  // stage that polls the caller's check once a feature.
+  bool read(ReadBatch& features);
+  // The reader thread: reads batches and hands them to the producer until
+  // the end, an exception or stop().
+  void read_ahead();
+  // Starts the reader thread, from the producer, between batches.
+  void start_reader();
+  // The producer's next read batch: from the reader thread, or read here.
+  bool next_read(ReadBatch& features);
+  // Validates the read batch into `batch`.
+  void validate(ReadBatch& features, Batch& batch);
+  // Reads and validates the next batch into `batch`; false when no feature is left.
   bool fill(Batch& batch);
   // The producer thread: fills batches and hands them over until the end,
   // an exception or stop().
   void produce();
   void add(Feature& feature, Batch& batch);
-  Validation validate(Geometry& geometry, std::vector<uint8_t>& ewkb);
+  Validation validate_geometry(Geometry& geometry, std::vector<uint8_t>& ewkb);
   Span append_text(Batch& batch, std::string_view text);
 
   // Declared before reader, whose constructor polls them.
   CancelCheck cancel_requested;
   std::atomic<bool> stop_requested{false};
   // Set while the producer runs GEOS; with stop_requested, the handshake
-  // that lets stop() leave it there (see validate and stop).
+  // that lets stop() leave it there (see validate_geometry and stop).
   std::atomic<bool> in_geos{false};
 
   GeoJsonReader reader;
   PipelineOptions options;
   std::unique_ptr<GeometryValidator> validator;
-  Feature feature;
+  ReadBatch read_features;  // filled by whoever reads for the producer stage
   std::size_t last_offset = 0;
+  // The producer reads itself until a batch takes GEOS; then it starts a
+  // reader thread, so that reading overlaps validating. On points reading
+  // is the producer's main work, and a thread of its own would only share
+  // the cores with the caller's inserts.
+  bool geos_seen = false;        // a feature went through GEOS
+  bool separate_reader = false;  // reader_thread reads ahead of the producer (the producer's to read and set)
+  std::thread reader_thread;     // started under mutex unless stop_requested; joined by stop()
 
-  // The hand-off between the producer thread and next_batch, under mutex.
+  // The hand-offs, reader thread to producer and producer to next_batch,
+  // under mutex.
   std::mutex mutex;
   std::condition_variable changed;
-  Batch ready;  // the next batch, when has_ready
+  ReadBatch read_ready;  // the next read batch, when has_read_ready
+  bool has_read_ready = false;
+  bool read_finished = false;     // the reader has handed over all it will...
+  std::exception_ptr read_error;  // ...and this is why, if it stopped early
+  Batch ready;                    // the next batch, when has_ready
   bool has_ready = false;
   bool finished = false;     // the producer has handed over all it will...
   std::exception_ptr error;  // ...and this is why, if it stopped early
@@ -159,6 +189,14 @@ void ImportPipeline::stop() noexcept {
     state.stop_requested = true;
   }
   state.changed.notify_all();
+  // The reader reads the document, which may be freed once this returns. No
+  // reader starts once stop_requested is set.
+  std::thread reader;
+  {
+    const std::lock_guard<std::mutex> lock(state.mutex);
+    reader = std::move(state.reader_thread);
+  }
+  if (reader.joinable()) reader.join();
   if (producer_.joinable()) {
     // stop_requested is set before in_geos is read, and the producer clears
     // in_geos before it reads stop_requested (both sequentially consistent):
@@ -186,16 +224,84 @@ void ImportPipeline::wait_for_abandoned() noexcept {
   delete producer;
 }
 
-bool ImportPipeline::State::fill(Batch& batch) {
-  batch.clear();
+bool ImportPipeline::State::read(ReadBatch& features) {
+  features.count = 0;
   const std::size_t batch_start = last_offset;
-  while (batch.features.size() < options.batch_features && last_offset - batch_start < options.batch_bytes) {
+  while (features.count < options.batch_features && last_offset - batch_start < options.batch_bytes) {
+    if (features.count == features.features.size()) features.features.emplace_back();
+    Feature& feature = features.features[features.count];
     if (!reader.next(feature)) break;
+    ++features.count;
     last_offset = feature.byte_offset;
-    add(feature, batch);
     if (stop_or_cancel()) throw Interrupted();
   }
-  return !batch.features.empty();
+  return features.count > 0;
+}
+
+void ImportPipeline::State::read_ahead() {
+  ReadBatch filling;
+  std::exception_ptr caught;
+  try {
+    while (read(filling)) {
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait(lock, [this] { return !has_read_ready || stop_requested; });
+      if (stop_requested) throw Interrupted();
+      std::swap(filling, read_ready);
+      has_read_ready = true;
+      lock.unlock();
+      changed.notify_all();
+    }
+  } catch (...) {
+    caught = std::current_exception();
+  }
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    read_finished = true;
+    read_error = caught;
+  }
+  changed.notify_all();
+}
+
+void ImportPipeline::State::start_reader() {
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (stop_requested) return;
+  // The producer runs with every signal blocked, and so will this thread.
+  try {
+    reader_thread = std::thread([this] { read_ahead(); });
+    separate_reader = true;
+  } catch (const std::system_error&) {
+    geos_seen = false;  // the producer goes on reading itself; it may try again
+  }
+}
+
+bool ImportPipeline::State::next_read(ReadBatch& features) {
+  if (!separate_reader) return read(features);
+  std::unique_lock<std::mutex> lock(mutex);
+  changed.wait(lock, [this] { return has_read_ready || read_finished || stop_requested; });
+  if (stop_requested) throw Interrupted();
+  if (has_read_ready) {
+    std::swap(features, read_ready);  // the previous buffers go back to the reader
+    has_read_ready = false;
+    lock.unlock();
+    changed.notify_all();
+    return true;
+  }
+  if (read_error) std::rethrow_exception(read_error);
+  return false;
+}
+
+void ImportPipeline::State::validate(ReadBatch& features, Batch& batch) {
+  batch.clear();
+  for (std::size_t i = 0; i < features.count; ++i) {
+    add(features.features[i], batch);
+    if (stop_requested) throw Interrupted();
+  }
+}
+
+bool ImportPipeline::State::fill(Batch& batch) {
+  if (!next_read(read_features)) return false;
+  validate(read_features, batch);
+  return true;
 }
 
 void ImportPipeline::State::produce() {
@@ -203,6 +309,7 @@ void ImportPipeline::State::produce() {
   std::exception_ptr caught;
   try {
     while (fill(filling)) {
+      if (geos_seen && !separate_reader) start_reader();
       std::unique_lock<std::mutex> lock(mutex);
       changed.wait(lock, [this] { return !has_ready || stop_requested; });
       if (stop_requested) throw Interrupted();
@@ -222,7 +329,7 @@ void ImportPipeline::State::produce() {
   changed.notify_all();
 }
 
-Validation ImportPipeline::State::validate(Geometry& geometry, std::vector<uint8_t>& ewkb) {
+Validation ImportPipeline::State::validate_geometry(Geometry& geometry, std::vector<uint8_t>& ewkb) {
   in_geos = true;
   Validation validation;
   try {
@@ -260,7 +367,8 @@ void ImportPipeline::State::add(Feature& feature, Batch& batch) {
     out.outcome = BatchFeature::Outcome::Failed;
     reason = feature.error;
   } else if (feature.has_geometry) {
-    const Validation validation = validate(feature.geometry, batch.ewkb);
+    geos_seen = geos_seen || needs_geos(feature.geometry);
+    const Validation validation = validate_geometry(feature.geometry, batch.ewkb);
     if (validation.outcome == Validation::Outcome::Invalid) {
       out.outcome = BatchFeature::Outcome::Failed;
       reason = validation.reason;

@@ -22,9 +22,10 @@ struct PipelineOptions {
   int32_t srid = 4326;                // written into each EWKB
   std::size_t batch_features = 5000;  // a batch ends at this many features...
   std::size_t batch_bytes = 8 << 20;  // ...or after this much input
-  // Produce batches ahead on a thread of the pipeline's own, so that reading
-  // and GEOS overlap the caller's work on the previous batch. Off: next_batch
-  // does the work itself. The batches are the same either way.
+  // Read and produce batches ahead on threads of the pipeline's own, so that
+  // reading and GEOS overlap each other and the caller's work on the
+  // previous batch. Off: next_batch does the work itself. The batches are
+  // the same either way.
   bool background = true;
 };
 
@@ -65,25 +66,29 @@ struct Batch {
 
 // With `background` on, start() runs a producer thread that reads,
 // validates and writes batches while the caller works on the previous one,
-// at most two batches ahead (one ready, one being filled); batch buffers are
-// swapped between the caller and the thread, never copied. The thread never
-// receives signals (it starts with all of them blocked), polls the cancel
-// check, and only ever runs the core: reader, GEOS, EWKB. Whatever it throws
-// is rethrown by next_batch after the batches that came before, so the
-// caller sees exactly what the serial pipeline would show it.
+// at most two batches ahead (one ready, one being filled). Once a batch has
+// taken GEOS (anything but points), the producer starts a reader thread
+// that reads the next batches while it validates, at most two batches ahead
+// of it in turn. Buffers are swapped between the threads, never copied. The
+// threads never receive signals (they start with all of them blocked) and
+// only ever run the core: reader, GEOS, EWKB. Whoever reads polls the cancel
+// check once a feature, as the serial pipeline does. Whatever a thread
+// throws is rethrown by next_batch after the batches that came before, so
+// the caller sees exactly what the serial pipeline would show it.
 //
 // GEOS polls the cancel check only between some steps of a repair (seconds
 // apart on a polygon whose edges all cross). So that a cancel still ends the
 // import at once, next_batch polls the caller's check itself while it waits,
 // and stop() leaves a producer that is inside GEOS to finish on its own: it
-// touches nothing of the document after GEOS returns (the feature was copied
-// out of it), only state it shares with the pipeline, and it ends there.
-// Such a producer is joined by wait_for_abandoned(), which start() calls.
+// touches nothing of the document (the features were copied out of it),
+// only state it shares with the pipeline, and it ends there. Such a
+// producer is joined by wait_for_abandoned(), which start() calls. A reader
+// thread, which reads the document, is always joined by stop().
 class ImportPipeline {
  public:
-  // `data` as for GeoJsonReader, read by the producer thread until stop();
+  // `data` as for GeoJsonReader, read by the pipeline's threads until stop();
   // `cancel_requested` is polled while reading, between features and inside
-  // GEOS, from the producer thread too. The document is scanned here, on the
+  // GEOS, from those threads too. The document is scanned here, on the
   // caller's thread.
   ImportPipeline(const char* data, std::size_t length, CancelCheck cancel_requested = nullptr);
   ~ImportPipeline();  // stop()
@@ -104,9 +109,10 @@ class ImportPipeline {
   // after stop().
   bool next_batch(Batch& batch);
 
-  // Stops the producer thread: waits for it, unless it is inside GEOS, where
-  // it is left to finish on its own (the document may be freed as soon as
-  // this returns). No batch follows. Idempotent; the destructor calls it.
+  // Stops the threads: waits for the reader, and for the producer unless it
+  // is inside GEOS, where it is left to finish on its own (the document may
+  // be freed as soon as this returns). No batch follows. Idempotent; the
+  // destructor calls it.
   void stop() noexcept;
 
   // Joins the producer a stopped pipeline left inside GEOS, if any. A FATAL
@@ -116,7 +122,7 @@ class ImportPipeline {
   static void wait_for_abandoned() noexcept;
 
  private:
-  struct State;  // what the producer thread uses; it holds a reference of its own
+  struct State;  // what the threads use; each holds a reference of its own
 
   std::shared_ptr<State> state_;
   std::thread producer_;    // joinable: the batches come from this thread

@@ -10,7 +10,9 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <new>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -384,7 +386,8 @@ TEST(ImportPipeline, TheProducerStaysTwoBatchesAheadAndStopsWhileWaiting) {
   Batch batch;
   ASSERT_TRUE(pipeline->next_batch(batch));
   // One check per feature the producer read: the batch delivered, one
-  // ready, one filled and waiting for room.
+  // ready, one filled and waiting for room. Points take no GEOS, so no
+  // reader thread reads further ahead.
   const auto start = std::chrono::steady_clock::now();
   while (check.producer_calls < 300 && seconds_since(start) < 5) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -394,6 +397,40 @@ TEST(ImportPipeline, TheProducerStaysTwoBatchesAheadAndStopsWhileWaiting) {
   const auto stopping = std::chrono::steady_clock::now();
   pipeline.reset();
   EXPECT_LT(seconds_since(stopping), 1.0);
+}
+
+// Records which threads other than its creator's call it.
+struct ThreadsCheck {
+  const std::thread::id creator = std::this_thread::get_id();
+  mutable std::mutex mutex;
+  mutable std::set<std::thread::id> others;
+  static bool poll(const void* self) {
+    const auto* check = static_cast<const ThreadsCheck*>(self);
+    const std::lock_guard<std::mutex> lock(check->mutex);
+    if (std::this_thread::get_id() != check->creator) check->others.insert(std::this_thread::get_id());
+    return false;
+  }
+};
+
+std::string squares(std::size_t count) {
+  std::vector<std::string> features;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string x = std::to_string(i);
+    const std::string x1 = std::to_string(i + 1);
+    features.push_back(R"({"type":"Feature","properties":null,"geometry":{"type":"Polygon","coordinates":[[[)" + x +
+                       ",0],[" + x1 + ",0],[" + x1 + ",1],[" + x + ",1],[" + x + ",0]]]}}");
+  }
+  return collection(features);
+}
+
+TEST(ImportPipeline, AReaderThreadReadsAheadOnceABatchTakesGeosAndTheBatchesStayTheSame) {
+  for (const bool polygons : {false, true}) {
+    const std::string json = polygons ? squares(200) : points(200);
+    ThreadsCheck check;
+    same_in_both_modes(json, options_for(10), nullptr, CancelCheck(ThreadsCheck::poll, &check));
+    // The producer, and for polygons the reader it starts after the first batch.
+    EXPECT_EQ(check.others.size(), polygons ? 2u : 1u) << (polygons ? "polygons" : "points");
+  }
 }
 
 // Records whether it runs on another thread than its creator, and whether

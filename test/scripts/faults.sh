@@ -2,10 +2,10 @@
 # Faults and limits (ISSUE 6.5, SPEC §3 "Cancellation", §6 memory):
 #
 # 1. statement_timeout and pg_cancel_backend stop a 1,000,000-feature import
-#    within 0.5 s of the signal, at 16 (cancel) and 5 (timeout) points of its
-#    first seconds, and leave nothing but the log saying failed. The latency
-#    is measured with the
-#    server's clock: from the signal (the pg_cancel_backend call's
+#    within 0.5 s of the signal, at up to 16 (cancel) and 5 (timeout) points
+#    of its first seconds, each before 80% of the time the whole import takes
+#    here (measured first), and leave nothing but the log saying failed. The
+#    latency is measured with the server's clock: from the signal (the pg_cancel_backend call's
 #    clock_timestamp, or the import's query_start + the timeout) to the next
 #    statement of the importing session, which runs as soon as the import
 #    has returned its error.
@@ -128,6 +128,22 @@ leftovers() {
               (SELECT count(*) FROM geo_features)"
 }
 
+# How long the whole import takes here, rolled back (without live progress
+# its log is in the transaction too): the signals below come before its end.
+duration=$(psql_quiet -d "$DB" -At <<SQL | sed -n 's/^took //p'
+BEGIN;
+SET geo_import.live_progress = off;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT status FROM import_geojson('$FILE', (SELECT doc FROM payloads WHERE name = 'points_1m')) \g /dev/null
+SELECT 'took ' || round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 2);
+ROLLBACK;
+SQL
+)
+echo "# the import takes ${duration}s to the end here"
+late=$(calc "0.8 * $duration")
+# Points in time (seconds after the statement started) before <late>, then <late>.
+points_before_late() { for t in "$@"; do is_true "$t < $late - 0.1" && echo "$t"; done; echo "$late"; }
+
 # The signal at many points of the run: the import's phases (reading the
 # payload, starting the progress worker, the reader's first pass over the
 # document, the batches) each have their own interrupt checks, or lack them.
@@ -135,7 +151,7 @@ runs=0
 worst=0
 worst_at=
 messages=0
-for after in $(seq 0.1 0.1 1.5) 3; do
+for after in $(points_before_late $(seq 0.1 0.1 1.5)); do
   runs=$((runs + 1))
   app=faults_cancel_$runs
   start_import "$app" "SET geo_import.live_progress = on"
@@ -156,7 +172,7 @@ worst=0
 worst_at=
 messages=0
 timeouts=0
-for timeout in 0.3 0.6 0.9 1.2 2; do
+for timeout in $(points_before_late 0.3 0.6 0.9 1.2); do
   runs=$((runs + 1))
   timeouts=$((timeouts + 1))
   app=faults_timeout_$runs
