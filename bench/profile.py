@@ -45,6 +45,20 @@ import pq  # noqa: E402
 INDEX_BUILD = "index build when a large import's table is attached (sorted GiST, btree)"
 INDEX_BUILD_FRAMES = ("index_build", "DefineIndex", "gistbuild", "btbuild")
 
+# A PostgREST request's json_to_record is a function in FROM: its one result
+# row (the whole payload in it) is formed and put into a tuplestore, which
+# spills to a temporary file past work_mem, and is read back for the call.
+REQUEST_ROW = "json_to_record's result row stored (heap_form_tuple, tuplestore, temp file)"
+
+
+def is_request_row(frames):
+    for (symbol, _), (caller, _) in zip(frames, frames[1:]):
+        if symbol.startswith("tuplestore_") or (symbol == "heap_form_tuple"
+                                                and caller == "ExecMakeTableFunctionResult"):
+            return True
+    return False
+
+
 # (category, test on (symbol, dso)); checked frame by frame from the leaf.
 CATEGORIES = [
     ("WAL (heap and index records)",
@@ -121,6 +135,8 @@ def parse_perf_script(text):
 def categorize(frames):
     if any(symbol in INDEX_BUILD_FRAMES for symbol, _ in frames):
         return INDEX_BUILD
+    if is_request_row(frames):
+        return REQUEST_ROW
     for symbol, dso in frames:
         for name, test in CATEGORIES:
             if test(symbol, dso):
@@ -271,7 +287,7 @@ def main():
                "payload (%.2f×)." % (elapsed, total, args.freq, args.call_graph, hwm / 1024,
                                      len(payload) / 2**20, hwm * 1024 / len(payload)))
     out.append("")
-    out.append("| where the backend's CPU time goes (its own thread and the import's producer thread) "
+    out.append("| where the backend's CPU time goes (its own thread and the import's threads) "
                "| share of samples |")
     out.append("|---|---:|")
     for name, n in by_category.most_common():

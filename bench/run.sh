@@ -23,7 +23,8 @@
 #    bench/results/ (what the README shows); --quick to build/bench-quick/
 #    unless --out says otherwise.
 #
-# The full run takes about 35 minutes on 2 (shared) cores; --quick about 2.
+# The full run takes about 20 minutes on 2 (shared) cores (countries-10m alone
+# about 12: every contender runs into the cap); --quick about 2.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
