@@ -49,6 +49,20 @@ void Batch::mark_failed(std::size_t position, std::string_view reason) {
   text.append(reason);
 }
 
+namespace {
+
+// Where a thread leaves what it made for the next stage: at most one item
+// waits here. Used under the pipeline's mutex.
+template <typename T>
+struct HandOff {
+  T ready;  // the next item, when has_ready
+  bool has_ready = false;
+  bool finished = false;     // the thread has handed over all it will...
+  std::exception_ptr error;  // ...and this is why, if it stopped early
+};
+
+}  // namespace
+
 struct ImportPipeline::State {
   State(const char* data, std::size_t length, CancelCheck caller_check)
       : cancel_requested(caller_check), reader(data, length, CancelCheck(poll_stop_or_cancel, this)) {}
@@ -70,8 +84,16 @@ struct ImportPipeline::State {
   // Reads the next batch's features; false when none is left. The only
   // stage that polls the caller's check once a feature.
   bool read(ReadBatch& features);
-  // The reader thread: reads batches and hands them to the producer until
-  // the end, an exception or stop().
+  // Runs on a thread of the pipeline's: fills items with `fill` and hands
+  // each over to `slot` until the end, an exception or stop().
+  template <typename T, typename Fill>
+  void hand_over(HandOff<T>& slot, Fill fill);
+  // With `lock` held and `slot` ready or finished: moves the next item into
+  // `item` (its buffers go back to the thread); false at the end, or what
+  // the thread threw.
+  template <typename T>
+  bool take(HandOff<T>& slot, T& item, std::unique_lock<std::mutex>& lock);
+  // The reader thread's work.
   void read_ahead();
   // Starts the reader thread, from the producer, between batches.
   void start_reader();
@@ -81,8 +103,7 @@ struct ImportPipeline::State {
   void validate(ReadBatch& features, Batch& batch);
   // Reads and validates the next batch into `batch`; false when no feature is left.
   bool fill(Batch& batch);
-  // The producer thread: fills batches and hands them over until the end,
-  // an exception or stop().
+  // The producer thread's work.
   void produce();
   void add(Feature& feature, Batch& batch);
   Validation validate_geometry(Geometry& geometry, std::vector<uint8_t>& ewkb);
@@ -112,14 +133,8 @@ struct ImportPipeline::State {
   // under mutex.
   std::mutex mutex;
   std::condition_variable changed;
-  ReadBatch read_ready;  // the next read batch, when has_read_ready
-  bool has_read_ready = false;
-  bool read_finished = false;     // the reader has handed over all it will...
-  std::exception_ptr read_error;  // ...and this is why, if it stopped early
-  Batch ready;                    // the next batch, when has_ready
-  bool has_ready = false;
-  bool finished = false;     // the producer has handed over all it will...
-  std::exception_ptr error;  // ...and this is why, if it stopped early
+  HandOff<ReadBatch> read_batches;
+  HandOff<Batch> batches;
 };
 
 namespace {
@@ -166,17 +181,11 @@ bool ImportPipeline::next_batch(Batch& batch) {
   if (state.stop_requested) throw Interrupted();
   if (!producer_.joinable()) return state.fill(batch);
   std::unique_lock<std::mutex> lock(state.mutex);
-  while (!state.changed.wait_for(lock, kCancelPollInterval, [&] { return state.has_ready || state.finished; })) {
+  while (!state.changed.wait_for(lock, kCancelPollInterval,
+                                 [&] { return state.batches.has_ready || state.batches.finished; })) {
     if (state.cancel_requested != nullptr && state.cancel_requested()) throw Interrupted();
   }
-  if (state.has_ready) {
-    std::swap(batch, state.ready);  // the caller's previous buffers go back to the producer
-    state.has_ready = false;
-    lock.unlock();
-    state.changed.notify_all();
-    return true;
-  }
-  if (state.error) std::rethrow_exception(state.error);
+  if (state.take(state.batches, batch, lock)) return true;
   batch.clear();
   return false;
 }
@@ -238,16 +247,17 @@ bool ImportPipeline::State::read(ReadBatch& features) {
   return features.count > 0;
 }
 
-void ImportPipeline::State::read_ahead() {
-  ReadBatch filling;
+template <typename T, typename Fill>
+void ImportPipeline::State::hand_over(HandOff<T>& slot, Fill fill) {
+  T filling;
   std::exception_ptr caught;
   try {
-    while (read(filling)) {
+    while (fill(filling)) {
       std::unique_lock<std::mutex> lock(mutex);
-      changed.wait(lock, [this] { return !has_read_ready || stop_requested; });
+      changed.wait(lock, [&] { return !slot.has_ready || stop_requested; });
       if (stop_requested) throw Interrupted();
-      std::swap(filling, read_ready);
-      has_read_ready = true;
+      std::swap(filling, slot.ready);
+      slot.has_ready = true;
       lock.unlock();
       changed.notify_all();
     }
@@ -256,10 +266,27 @@ void ImportPipeline::State::read_ahead() {
   }
   {
     const std::lock_guard<std::mutex> lock(mutex);
-    read_finished = true;
-    read_error = caught;
+    slot.finished = true;
+    slot.error = caught;
   }
   changed.notify_all();
+}
+
+template <typename T>
+bool ImportPipeline::State::take(HandOff<T>& slot, T& item, std::unique_lock<std::mutex>& lock) {
+  if (slot.has_ready) {
+    std::swap(item, slot.ready);
+    slot.has_ready = false;
+    lock.unlock();
+    changed.notify_all();
+    return true;
+  }
+  if (slot.error) std::rethrow_exception(slot.error);
+  return false;
+}
+
+void ImportPipeline::State::read_ahead() {
+  hand_over(read_batches, [this](ReadBatch& features) { return read(features); });
 }
 
 void ImportPipeline::State::start_reader() {
@@ -277,17 +304,9 @@ void ImportPipeline::State::start_reader() {
 bool ImportPipeline::State::next_read(ReadBatch& features) {
   if (!separate_reader) return read(features);
   std::unique_lock<std::mutex> lock(mutex);
-  changed.wait(lock, [this] { return has_read_ready || read_finished || stop_requested; });
+  changed.wait(lock, [this] { return read_batches.has_ready || read_batches.finished || stop_requested; });
   if (stop_requested) throw Interrupted();
-  if (has_read_ready) {
-    std::swap(features, read_ready);  // the previous buffers go back to the reader
-    has_read_ready = false;
-    lock.unlock();
-    changed.notify_all();
-    return true;
-  }
-  if (read_error) std::rethrow_exception(read_error);
-  return false;
+  return take(read_batches, features, lock);
 }
 
 void ImportPipeline::State::validate(ReadBatch& features, Batch& batch) {
@@ -305,28 +324,11 @@ bool ImportPipeline::State::fill(Batch& batch) {
 }
 
 void ImportPipeline::State::produce() {
-  Batch filling;
-  std::exception_ptr caught;
-  try {
-    while (fill(filling)) {
-      if (geos_seen && !separate_reader) start_reader();
-      std::unique_lock<std::mutex> lock(mutex);
-      changed.wait(lock, [this] { return !has_ready || stop_requested; });
-      if (stop_requested) throw Interrupted();
-      std::swap(filling, ready);
-      has_ready = true;
-      lock.unlock();
-      changed.notify_all();
-    }
-  } catch (...) {
-    caught = std::current_exception();
-  }
-  {
-    const std::lock_guard<std::mutex> lock(mutex);
-    finished = true;
-    error = caught;
-  }
-  changed.notify_all();
+  hand_over(batches, [this](Batch& batch) {
+    if (!fill(batch)) return false;
+    if (geos_seen && !separate_reader) start_reader();
+    return true;
+  });
 }
 
 Validation ImportPipeline::State::validate_geometry(Geometry& geometry, std::vector<uint8_t>& ewkb) {

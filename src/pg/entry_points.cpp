@@ -51,18 +51,7 @@ int document_error_sqlstate(core::DocumentError::Kind kind) {
 // Null when no interrupt is pending any more. A pending termination exits
 // the backend from here, as CHECK_FOR_INTERRUPTS() anywhere would.
 ErrorData* pending_interrupt_error() {
-  MemoryContext context = CurrentMemoryContext;
-  ErrorData* volatile error = nullptr;
-  PG_TRY();
-  { CHECK_FOR_INTERRUPTS(); }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(context);
-    error = CopyErrorData();
-    FlushErrorState();
-  }
-  PG_END_TRY();
-  return error;
+  return catch_pg_error([] { CHECK_FOR_INTERRUPTS(); });
 }
 
 }  // namespace

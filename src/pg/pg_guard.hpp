@@ -33,9 +33,10 @@ class SqlError : public std::runtime_error {
 };
 
 // Runs `body`, which may call PostgreSQL but must create no C++ object that
-// has a destructor and must not throw. A PostgreSQL error becomes PgError.
+// has a destructor and must not throw. Returns the PostgreSQL error it
+// raised, copied into the caller's memory context, or null.
 template <typename Body>
-void pg_call(Body&& body) {
+ErrorData* catch_pg_error(Body&& body) {
   MemoryContext caller_context = CurrentMemoryContext;
   ErrorData* volatile error = nullptr;
   PG_TRY();
@@ -47,6 +48,13 @@ void pg_call(Body&& body) {
     FlushErrorState();
   }
   PG_END_TRY();
+  return error;
+}
+
+// catch_pg_error, with a PostgreSQL error thrown as PgError.
+template <typename Body>
+void pg_call(Body&& body) {
+  ErrorData* error = catch_pg_error(body);
   if (error != nullptr) throw PgError(error);
 }
 
