@@ -7,6 +7,12 @@ SELECT test_error($$SELECT * FROM import_geojson('f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1
   to_json('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[1,'::text))$$);
 SELECT test_error($$SELECT * FROM import_geojson('f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1',
   to_json('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"a":tru},"geometry":null}]}'::text))$$);
+-- Curly quotes pasted into the text: the message quotes the whole character
+-- (the error and the log stay valid UTF-8).
+SELECT test_error($$SELECT * FROM import_geojson('f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1',
+  to_json('{"type": “Feature”, "properties": {}, "geometry": null}'::text))$$);
+SELECT convert_to(metadata ->> 'error', 'UTF8') IS NOT NULL AS error_is_utf8 FROM import_logs
+ WHERE metadata ->> 'error' LIKE '%unexpected character%' ORDER BY created_at DESC LIMIT 1;
 -- A malformed json value is refused by PostgreSQL's json input before the call.
 SELECT test_error($$SELECT * FROM import_geojson('f1f1f1f1-f1f1-f1f1-f1f1-f1f1f1f1f1f1', '{"type":"FeatureCollection","features":[')$$);
 

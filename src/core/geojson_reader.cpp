@@ -116,7 +116,13 @@ class Scanner {
       : data_(data), length_(length), cancel_requested_(cancel_requested) {}
 
   std::size_t skip_space(std::size_t pos) const {
-    while (pos < length_ && is_json_space(data_[pos])) ++pos;
+    std::size_t next_cancel_check = pos + kCancelCheckBytes;
+    while (pos < length_ && is_json_space(data_[pos])) {
+      if (++pos == next_cancel_check) {
+        poll_cancel();
+        next_cancel_check += kCancelCheckBytes;
+      }
+    }
     return pos;
   }
 
@@ -133,7 +139,7 @@ class Scanner {
            data_[end] != ':') {
       ++end;
     }
-    if (end == pos) throw malformed(pos, std::string("unexpected '") + c + "'");
+    if (end == pos) throw malformed(pos, "unexpected " + describe_character(data_, length_, pos));
     return end;
   }
 
@@ -258,6 +264,16 @@ std::optional<std::string_view> plain_string(const char* data, std::size_t begin
   std::string_view inner(data + begin + 1, end - begin - 2);
   if (inner.find('\\') != std::string_view::npos) return std::nullopt;
   return inner;
+}
+
+// The text of the JSON string at data[begin, end), escapes and all; nullopt
+// when it is not one string.
+std::optional<std::string> string_text(const char* data, std::size_t length, std::size_t begin, std::size_t end) {
+  if (const std::optional<std::string_view> plain = plain_string(data, begin, end)) return std::string(*plain);
+  std::string text;
+  const std::optional<std::size_t> stop = unescape_json_string(data, length, begin, text);
+  if (stop != end) return std::nullopt;
+  return text;
 }
 
 // Whether PostgreSQL 15's numeric_in takes a JSON number's text as written:
@@ -817,7 +833,7 @@ struct GeoJsonReader::Parser {
   // array element: the array's; no data: the properties value itself).
   void tokenize(od::value value, Properties& properties, std::size_t depth, std::string_view name) {
     using Kind = PropertyToken::Kind;
-    od::json_type type;
+    od::json_type type{};  // set by value.type(), or check() throws
     check(value.type().get(type), "unreadable property");
     if ((type == od::json_type::object || type == od::json_type::array) && depth > kMaxPropertyDepth) {
       fail("properties nested more than " + std::to_string(kMaxPropertyDepth) + " deep");
@@ -908,19 +924,15 @@ void GeoJsonReader::unwrap_string_document() {
   const Scanner scanner(data_, length_, cancel_requested_);
   const std::size_t start = scanner.skip_space(0);
   if (!scanner.at(start, '"')) return;
-  od::document doc;
-  std::string_view text;
-  if (parser_->iterate(data_, length_, 0, length_, doc) != simdjson::SUCCESS ||
-      doc.get_string().get(text) != simdjson::SUCCESS) {
+  unwrapped_.reserve(length_);  // the text is never longer than its escaped form
+  const std::optional<std::size_t> end = unescape_json_string(data_, length_, start, unwrapped_, cancel_requested_);
+  if (!end || scanner.skip_space(*end) != length_) {
     throw DocumentError(DocumentError::Kind::Malformed, start, "malformed JSON: the payload is a broken string");
   }
-  unwrapped_.assign(text);
-  parser_->tail.clear();
-  parser_->tail.shrink_to_fit();
   data_ = unwrapped_.data();
   length_ = unwrapped_.size();
   const std::size_t bom = byte_order_mark_length(data_, length_);
-  if (const std::optional<SyntaxError> error = find_json_syntax_error(data_ + bom, length_ - bom)) {
+  if (const std::optional<SyntaxError> error = find_json_syntax_error(data_ + bom, length_ - bom, cancel_requested_)) {
     const std::size_t offset = bom + error->byte_offset;
     throw DocumentError(DocumentError::Kind::Malformed, offset, "malformed JSON: " + error->message + at_byte(offset));
   }
@@ -937,7 +949,7 @@ void GeoJsonReader::read_top_level() {
                         "the payload is not GeoJSON: its top level is not a JSON object" + at_byte(pos));
   }
   const std::size_t object_begin = pos;
-  std::optional<std::string_view> type;
+  std::optional<std::string> type;
   std::size_t type_offset = pos;
   std::size_t features_begin = 0;
   std::size_t features_end = 0;
@@ -952,7 +964,8 @@ void GeoJsonReader::read_top_level() {
   while (true) {
     if (!scanner.at(pos, '"')) throw scanner.malformed(pos, "expected a member name");
     const std::size_t key_end = scanner.skip_string(pos);
-    const std::optional<std::string_view> key = plain_string(data_, pos, key_end);
+    // Names with escapes too: jsonb reads "feat\u0075res" as "features".
+    const std::optional<std::string> key = string_text(data_, length_, pos, key_end);
     pos = scanner.skip_space(key_end);
     if (!scanner.at(pos, ':')) throw scanner.malformed(pos, "expected ':'");
     const std::size_t value_begin = scanner.skip_space(pos + 1);
@@ -961,11 +974,11 @@ void GeoJsonReader::read_top_level() {
     const std::size_t value_end =
         is_feature_array ? skip_feature_array(scanner, value_begin, feature_count_) : scanner.skip_value(value_begin);
     if (key == "type") {
-      type = plain_string(data_, value_begin, value_end);
+      type = string_text(data_, length_, value_begin, value_end);
       type_offset = value_begin;
       if (!type) {
         throw DocumentError(DocumentError::Kind::NotGeoJson, value_begin,
-                            "the top-level \"type\" is not a plain string" + at_byte(value_begin));
+                            "the top-level \"type\" is not a string" + at_byte(value_begin));
       }
     } else if (key == "features") {
       has_features = true;

@@ -405,6 +405,35 @@ TEST(GeoJsonReader, DocumentEndingInsideAStringInsideTheFeaturesSaysSo) {
   }
 }
 
+TEST(GeoJsonReader, TopLevelNamesAndTypeWithEscapesMeanWhatJsonbReads) {
+  const std::string point = R"({"type":"Feature","properties":null,"geometry":{"type":"Point","coordinates":[1,2]}})";
+  EXPECT_EQ(read_all(R"({"type":"FeatureCollection","feat\u0075res":[)" + point + "," + point + "]}").size(), 2u);
+  EXPECT_EQ(read_all(R"({"typ\u0065":"Feature\u0043ollection","features":[)" + point + "]}").size(), 1u);
+  // The last "features" counts, however it is written.
+  EXPECT_EQ(read_all(R"({"type":"FeatureCollection","features":[)" + point + R"(],"feat\u0075res":[)" + point + "," +
+                     point + "]}")
+                .size(),
+            2u);
+  ExactDocument document(R"({"type":"FeatureCollection","\u0063rs":{"type":"name","properties":{"name":"EPSG:2056"}},)"
+                         R"("features":[]})");
+  GeoJsonReader reader(document.data(), document.size());
+  EXPECT_EQ(reader.crs_srid(), std::optional<int32_t>(2056));
+  EXPECT_EQ(document_error(R"({"type":"FeatureCollection","features":[],"crs":{"type":"nam\u0065"}})").kind,
+            DocumentError::Kind::Unsupported);
+}
+
+TEST(GeoJsonReader, AStringDocumentPollsTheCancelCheckWhileItIsUnwrapped) {
+  const std::string inner = R"({"type":"FeatureCollection","features":[{"type":"Feature","properties":{"s":")" +
+                            std::string(4 << 20, 'x') + R"("},"geometry":null}]})";
+  std::string escaped;
+  for (const char c : inner) escaped += c == '"' ? std::string("\\\"") : std::string(1, c);
+  ExactDocument document("\"" + escaped + "\"");
+  std::size_t calls = 0;
+  const auto count = [](const void* n) { return ++*static_cast<std::size_t*>(const_cast<void*>(n)) > 3; };
+  EXPECT_THROW(GeoJsonReader(document.data(), document.size(), CancelCheck(count, &calls)), Interrupted);
+  EXPECT_EQ(calls, 4u);
+}
+
 TEST(GeoJsonReader, TruncatedDocumentSaysWhere) {
   const std::string json = R"({"type":"FeatureCollection","features":[{"type":"Feature","geometry":)";
   DocumentError error = document_error(json);
