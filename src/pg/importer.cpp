@@ -293,7 +293,9 @@ Datum import_geojson(FunctionCallInfo fcinfo) {
   call->record.log_id = DirectFunctionCall1(gen_random_uuid, (Datum)0);
   call->progress = progress_channel_open(call->record.schema, call->record.log_id, call->record.file_id);
   if (call->progress == nullptr) import_log_start(&call->record);
-  call->document = payload_text(fcinfo, context, &call->document_length);
+  // Reading a large payload from its table may see a cancel: in pg_call, the
+  // error takes the import's error path, which tells the worker why.
+  pg_call([&] { call->document = payload_text(fcinfo, context, &call->document_length); });
 
   Datum result = run_import(*call);
   return result;

@@ -1,5 +1,7 @@
 #include "pg/progress_worker.hpp"
 
+#include "pg/pg_guard.hpp"
+
 extern "C" {
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -69,6 +71,25 @@ void wake_worker(ProgressShared* shared) {
   if (latch != nullptr) SetLatch(latch);
 }
 
+// Tells the worker the import is over, and why.
+void report_failure(ProgressShared* shared, const char* message) {
+  SpinLockAcquire(&shared->mutex);
+  strlcpy(shared->reason, message, sizeof shared->reason);
+  shared->import_over = true;
+  SpinLockRelease(&shared->mutex);
+  wake_worker(shared);
+}
+
+// CHECK_FOR_INTERRUPTS() while the worker starts: the error it raises goes
+// past the import's error path, so its reason is left for the worker here.
+void check_for_interrupts_while_starting(ProgressShared* shared) {
+  if (!INTERRUPTS_PENDING_CONDITION()) return;
+  ErrorData* error = catch_pg_error([] { CHECK_FOR_INTERRUPTS(); });
+  if (error == nullptr) return;
+  report_failure(shared, error->message);
+  ReThrowError(error);
+}
+
 }  // namespace
 
 ProgressChannel* progress_channel_open(const char* schema, Datum log_id, Datum file_id) {
@@ -119,7 +140,7 @@ ProgressChannel* progress_channel_open(const char* schema, Datum log_id, Datum f
       }
       (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
       ResetLatch(MyLatch);
-      CHECK_FOR_INTERRUPTS();
+      check_for_interrupts_while_starting(shared);
     }
   }
   if (problem != nullptr) {
@@ -158,12 +179,7 @@ void progress_channel_finish(ProgressChannel* channel) {
 
 void progress_channel_fail(const char* message) {
   if (g_active_channel == nullptr) return;
-  ProgressShared* shared = g_active_channel->shared;
-  SpinLockAcquire(&shared->mutex);
-  strlcpy(shared->reason, message, sizeof shared->reason);
-  shared->import_over = true;
-  SpinLockRelease(&shared->mutex);
-  wake_worker(shared);
+  report_failure(g_active_channel->shared, message);
   g_active_channel = nullptr;  // the segment is detached when the transaction aborts
 }
 

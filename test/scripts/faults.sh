@@ -4,9 +4,12 @@
 # 1. statement_timeout and pg_cancel_backend stop a 1,000,000-feature import
 #    within 0.5 s of the signal, at up to 16 (cancel) and 5 (timeout) points
 #    of its first seconds, each before 80% of the time the whole import takes
-#    here (measured first), and leave nothing but the log saying failed. The
-#    latency is measured with the server's clock: from the signal (the pg_cancel_backend call's
-#    clock_timestamp, or the import's query_start + the timeout) to the next
+#    here (measured first), and leave nothing but the log saying failed,
+#    with PostgreSQL's own reason (early signals too: while the progress
+#    worker starts, while the payload is read from its table). The latency
+#    is measured with the server's clock: from the signal (the
+#    pg_cancel_backend call's clock_timestamp, or the import's query_start +
+#    the timeout) to the next
 #    statement of the importing session, which runs as soon as the import
 #    has returned its error.
 # 2. A payload near the 1 GB value limit (1,000,000,000 bytes: one feature
@@ -56,7 +59,7 @@ check_le() { # check_le <description> <value> <limit>: value <= limit (numbers)
 }
 skip() { tests=$((tests + 1)); echo "ok $tests - $1 # SKIP $2"; }
 
-echo "1..16"
+echo "1..17"
 
 # --- the database and the 1M-point payload ---------------------------------------------------
 psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" 2>/dev/null
@@ -188,6 +191,11 @@ check_le "statement_timeout at $timeouts points of a 1M-feature import stops it 
 check "... each time with 'canceling statement due to statement timeout'" "$timeouts" "$messages"
 check "the $runs stopped imports left nothing but their $runs logs, each failed with a reason" \
   "$runs|0|0|0|0" "$(leftovers)"
+check "... and each log's reason is PostgreSQL's own (user request, statement timeout), early signals too" \
+  "$cancels|$timeouts" \
+  "$(sql "SELECT count(*) FILTER (WHERE metadata ->> 'error' = 'canceling statement due to user request')
+            || '|' || count(*) FILTER (WHERE metadata ->> 'error' = 'canceling statement due to statement timeout')
+            FROM import_logs WHERE project_file_id = '$FILE'")"
 check "no progress worker is left behind" "0" \
   "$(sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'geo_import progress'")"
 
