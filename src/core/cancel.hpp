@@ -32,6 +32,9 @@ class CancelCheck {
   const void* context_ = nullptr;
 };
 
+// Long scans over a document poll the cancel check every this many bytes.
+constexpr std::size_t kCancelCheckBytes = 1 << 20;
+
 // Thrown when a loop or GEOS stopped because the cancel check asked it to.
 class Interrupted : public std::runtime_error {
  public:

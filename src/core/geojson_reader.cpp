@@ -234,9 +234,6 @@ class Scanner {
                                  " opened at byte " + std::to_string(pos));
   }
 
-  // Scanning a large array polls the cancel check every this many bytes.
-  static constexpr std::size_t kCancelCheckBytes = 1 << 20;
-
   const char* data_;
   std::size_t length_;
   CancelCheck cancel_requested_;
@@ -344,12 +341,6 @@ struct DimensionCounts {
 // U+FFFD, as the token stream stores them. Never more than the raw length
 // but for raw NULs, which simdjson refuses in a string.
 std::size_t unescaped_length(std::string_view raw) {
-  auto code_unit_at = [&](std::size_t i) -> long {  // the 4 hex digits at raw[i], or -1
-    unsigned value = 0;
-    if (i + 4 > raw.size()) return -1;
-    const auto [end, error] = std::from_chars(raw.data() + i, raw.data() + i + 4, value, 16);
-    return error == std::errc() && end == raw.data() + i + 4 ? static_cast<long>(value) : -1;
-  };
   constexpr std::array<char, 2> kStops = {'\\', '\0'};
   std::size_t length = 0;
   for (std::size_t i = 0; i < raw.size(); ++i) {
@@ -363,7 +354,7 @@ std::size_t unescaped_length(std::string_view raw) {
       length += 3;
       continue;
     }
-    const long unit = i + 1 < raw.size() && raw[i + 1] == 'u' ? code_unit_at(i + 2) : -1;
+    const long unit = json_escaped_code_unit(raw.data(), raw.size(), i);
     if (unit < 0) {  // \n and the like; a broken \u, which simdjson refuses
       ++length;
       ++i;
@@ -371,8 +362,8 @@ std::size_t unescaped_length(std::string_view raw) {
     }
     i += 5;
     const bool high_surrogate = unit >= 0xD800 && unit < 0xDC00;
-    if (high_surrogate && i + 2 < raw.size() && raw[i + 1] == '\\' && raw[i + 2] == 'u') {
-      const long low = code_unit_at(i + 3);
+    if (high_surrogate) {
+      const long low = json_escaped_code_unit(raw.data(), raw.size(), i + 1);
       if (low >= 0xDC00 && low < 0xE000) {
         length += 4;
         i += 6;

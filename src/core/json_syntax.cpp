@@ -10,8 +10,13 @@ namespace geo_import::core {
 namespace {
 
 constexpr std::size_t kMaxDepth = 10000;
-// Long loops poll the cancel check every this many bytes.
-constexpr std::size_t kCancelCheckBytes = 1 << 20;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 
 // Calls the cancel check once every kCancelCheckBytes of progress.
 class CancelPoller {
@@ -134,7 +139,7 @@ class SyntaxChecker {
         const char e = data_[pos_];
         if (e == 'u') {
           for (int i = 1; i <= 4; ++i) {
-            if (pos_ + i >= length_ || !is_hex(data_[pos_ + i])) return fail("a bad \\u escape");
+            if (pos_ + i >= length_ || hex_value(data_[pos_ + i]) < 0) return fail("a bad \\u escape");
           }
           pos_ += 4;
         } else if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't') {
@@ -172,8 +177,6 @@ class SyntaxChecker {
     return pos_ > start;
   }
 
-  static bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-
   bool at(char c) const { return pos_ < length_ && data_[pos_] == c; }
 
   void skip_space() {
@@ -194,25 +197,6 @@ class SyntaxChecker {
   CancelPoller poller_;
   std::optional<SyntaxError> error_;
 };
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// The code unit of the \u escape at data[pos] (its backslash), or -1.
-long escaped_unit(const char* data, std::size_t length, std::size_t pos) {
-  if (length - pos < 6 || data[pos] != '\\' || data[pos + 1] != 'u') return -1;
-  long unit = 0;
-  for (std::size_t i = pos + 2; i < pos + 6; ++i) {
-    const int digit = hex_value(data[i]);
-    if (digit < 0) return -1;
-    unit = unit * 16 + digit;
-  }
-  return unit;
-}
 
 void append_utf8(std::string& out, unsigned long code_point) {
   if (code_point < 0x80) {
@@ -288,11 +272,11 @@ std::optional<std::size_t> unescape_json_string(const char* data, std::size_t le
       p += 2;
       continue;
     }
-    const long unit = escaped_unit(data, length, p);
+    const long unit = json_escaped_code_unit(data, length, p);
     if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF)) return std::nullopt;
     p += 6;
     if (unit >= 0xD800 && unit <= 0xDBFF) {
-      const long low = escaped_unit(data, length, p);
+      const long low = json_escaped_code_unit(data, length, p);
       if (low < 0xDC00 || low > 0xDFFF) return std::nullopt;
       append_utf8(out, 0x10000 + ((static_cast<unsigned long>(unit) - 0xD800) << 10) +
                            (static_cast<unsigned long>(low) - 0xDC00));
@@ -302,6 +286,17 @@ std::optional<std::size_t> unescape_json_string(const char* data, std::size_t le
     }
   }
   return std::nullopt;
+}
+
+long json_escaped_code_unit(const char* data, std::size_t length, std::size_t pos) {
+  if (pos >= length || length - pos < 6 || data[pos] != '\\' || data[pos + 1] != 'u') return -1;
+  long unit = 0;
+  for (std::size_t i = pos + 2; i < pos + 6; ++i) {
+    const int digit = hex_value(data[i]);
+    if (digit < 0) return -1;
+    unit = unit * 16 + digit;
+  }
+  return unit;
 }
 
 std::string describe_character(const char* data, std::size_t length, std::size_t pos) {

@@ -28,6 +28,9 @@ std::optional<SyntaxError> find_json_syntax_error(const char* data, std::size_t 
 std::optional<std::size_t> unescape_json_string(const char* data, std::size_t length, std::size_t begin,
                                                 std::string& out, CancelCheck cancel_requested = nullptr);
 
+// The code unit of the \uXXXX escape whose backslash is at data[pos], or -1.
+long json_escaped_code_unit(const char* data, std::size_t length, std::size_t pos);
+
 // The byte at data[pos] for a message that must stay valid UTF-8: "character
 // 'x'" for a printable one (the whole sequence of a well-formed UTF-8
 // character), else "byte 0xNN".

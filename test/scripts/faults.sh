@@ -116,13 +116,18 @@ ended() { sed -n 's/^ended //p' "$WORK/$1.out"; }
 # Seconds from <from> to <to> (epochs), or 999 when either is missing.
 seconds() { if [ -n "$1" ] && [ -n "$2" ]; then calc "$2 - $1"; else echo 999; fi; }
 
-# What of the imports into $FILE is left: "<logs>|<not failed>|<collections>|<layers>|<features>",
-# once every log is settled.
-leftovers() {
+# Waits (up to 5 s) until the progress workers have settled every log.
+wait_settled() {
   for _ in $(seq 250); do
     [ "$(sql "SELECT count(*) FROM import_logs WHERE status IN ('started', 'processing')")" = 0 ] && break
     sleep 0.02
   done
+}
+
+# What of the imports into $FILE is left: "<logs>|<not failed>|<collections>|<layers>|<features>",
+# once every log is settled.
+leftovers() {
+  wait_settled
   sql "SELECT (SELECT count(*) FROM import_logs WHERE project_file_id = '$FILE'),
               (SELECT count(*) FROM import_logs WHERE project_file_id = '$FILE'
                   AND (status <> 'failed' OR metadata ->> 'error' IS NULL)),
@@ -143,10 +148,7 @@ ROLLBACK;
 SQL
 )
 echo "# the import takes ${duration}s to the end here"
-for _ in $(seq 250); do
-  [ "$(sql "SELECT count(*) FROM import_logs WHERE status IN ('started', 'processing')")" = 0 ] && break
-  sleep 0.02
-done
+wait_settled
 sql "DELETE FROM import_logs WHERE project_file_id = '$FILE'" >/dev/null
 late=$(calc "0.8 * $duration")
 # Points in time (seconds after the statement started) before <late>, then <late>.
