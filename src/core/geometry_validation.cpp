@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
 
 namespace geo_import::core {
@@ -15,6 +16,9 @@ namespace {
 // GEOS 3.11 has one interrupt callback per process; a backend runs one
 // import at a time, so the validator in use installs its check here.
 CancelCheck g_cancel_requested = nullptr;
+
+// How many holes a polygon's repair goes through between cancel checks.
+constexpr int kRingsPerCancelCheck = 1024;
 
 void poll_cancel() {
   if (g_cancel_requested != nullptr && g_cancel_requested()) GEOS_interruptRequest();
@@ -322,17 +326,12 @@ struct GeometryValidator::Geos {
   Owned polygon(const Geometry& geometry, std::size_t& position, std::size_t& count) {
     const uint32_t rings = geometry.counts[count++];
     if (rings == 0) return own(GEOSGeom_createEmptyPolygon_r(handle));
-    std::vector<Owned> owned;
-    for (uint32_t r = 0; r < rings; ++r) {
-      owned.push_back(own(GEOSGeom_createLinearRing_r(handle, sequence(geometry, position, geometry.counts[count++]))));
+    Owned shell = own(GEOSGeom_createLinearRing_r(handle, sequence(geometry, position, geometry.counts[count++])));
+    std::vector<Owned> holes;
+    for (uint32_t r = 1; r < rings; ++r) {
+      holes.push_back(own(GEOSGeom_createLinearRing_r(handle, sequence(geometry, position, geometry.counts[count++]))));
     }
-    std::vector<GEOSGeometry*> holes;
-    for (std::size_t r = 1; r < owned.size(); ++r) holes.push_back(owned[r].get());
-    GEOSGeometry* result = GEOSGeom_createPolygon_r(handle, owned[0].get(), holes.data(), rings - 1);
-    if (result != nullptr) {
-      for (Owned& ring : owned) ring.release();  // the polygon owns its rings now
-    }
-    return own(result);
+    return polygon_of(std::move(shell), holes);
   }
 
   Owned collection(int type, std::vector<Owned>& parts) {
@@ -361,13 +360,12 @@ struct GeometryValidator::Geos {
     last_error.clear();
     Validation result;
     Owned built = build(geometry);
-    const char valid = GEOSisValid_r(handle, built.get());
-    if (valid == 2) throw_failure("GEOS could not validate the geometry");
-    if (valid == 1) {
+    Verdict verdict = judge(built.get(), true);
+    if (verdict.valid) {
       append_ewkb(geometry, srid, ewkb);
       return result;
     }
-    result.reason = invalid_reason(built.get());
+    result.reason = std::move(verdict.reason);
     result.outcome = Validation::Outcome::Invalid;
     if (!repair) return result;
     GEOSGeometry* repaired = repair_geometry(built.get());
@@ -382,41 +380,427 @@ struct GeometryValidator::Geos {
     return result;
   }
 
+  struct Verdict {
+    bool valid = true;
+    std::string reason;  // with `with_reason`, why not valid
+  };
+
+  Verdict judge(const GEOSGeometry* geometry, bool with_reason) {
+    if (std::optional<Verdict> quick = judge_many_rings(geometry)) return *quick;
+    const char valid = GEOSisValid_r(handle, geometry);
+    if (valid == 2) throw_failure("GEOS could not validate the geometry");
+    if (valid == 1) return {};
+    return {false, with_reason ? invalid_reason(geometry) : std::string()};
+  }
+
+  // GEOS 3.11 checks and repairs a polygon's holes in time proportional to
+  // holes times shell vertices (IsValidOp's hole-in-shell and nested-shell
+  // tests, OverlayNG's hole placement): a country with 18,000 lakes takes
+  // seconds, one with 140,000 hours. Geometries with many rings are checked
+  // and repaired ring by ring instead, with indexed (prepared) tests; what
+  // those cannot decide, such as rings that touch, goes to GEOS whole.
+  static constexpr int kManyRings = 64;
+
+  bool has_many_rings(const GEOSGeometry* geometry) {
+    const int type = GEOSGeomTypeId_r(handle, geometry);
+    if (type == GEOS_POLYGON) return GEOSGetNumInteriorRings_r(handle, geometry) >= kManyRings;
+    if (type != GEOS_MULTIPOLYGON) return false;
+    const int parts = GEOSGetNumGeometries_r(handle, geometry);
+    if (parts >= kManyRings) return true;
+    for (int i = 0; i < parts; ++i) {
+      if (has_many_rings(GEOSGetGeometryN_r(handle, geometry, i))) return true;
+    }
+    return false;
+  }
+
+  // Nothing when GEOS has to decide.
+  std::optional<Verdict> judge_many_rings(const GEOSGeometry* geometry) {
+    if (!has_many_rings(geometry)) return std::nullopt;
+    if (GEOSGeomTypeId_r(handle, geometry) == GEOS_POLYGON) return judge_polygon(geometry);
+    // A MultiPolygon whose polygons are valid and meet nowhere is valid.
+    std::vector<const GEOSGeometry*> parts;
+    const int count = GEOSGetNumGeometries_r(handle, geometry);
+    for (int i = 0; i < count; ++i) {
+      poll_cancel_every(i);
+      parts.push_back(GEOSGetGeometryN_r(handle, geometry, i));
+      Verdict verdict = judge(parts.back(), true);
+      if (!verdict.valid) return verdict;
+    }
+    if (any_meets(parts)) return std::nullopt;
+    return Verdict{};
+  }
+
+  // A polygon whose rings are each valid, whose holes lie strictly inside
+  // its shell and meet no other hole, is valid; a hole apart from the shell,
+  // or a ring that is not valid alone, makes it invalid.
+  std::optional<Verdict> judge_polygon(const GEOSGeometry* polygon) {
+    const Owned shell = ring_polygon(GEOSGetExteriorRing_r(handle, polygon));
+    Verdict verdict = judge(shell.get(), true);
+    if (!verdict.valid) return verdict;
+    const PreparedOwned prepared_shell = prepare(shell.get());
+    std::vector<Owned> holes;
+    const int count = GEOSGetNumInteriorRings_r(handle, polygon);
+    for (int h = 0; h < count; ++h) {
+      poll_cancel_every(h);
+      holes.push_back(ring_polygon(GEOSGetInteriorRingN_r(handle, polygon, h)));
+      verdict = judge(holes.back().get(), true);
+      if (!verdict.valid) return verdict;
+      if (contains_properly(prepared_shell.get(), holes.back().get())) continue;
+      if (intersects(prepared_shell.get(), holes.back().get())) return std::nullopt;
+      return Verdict{false, "Hole lies outside shell" + first_point(holes.back().get())};
+    }
+    if (any_meets(raw(holes))) return std::nullopt;
+    return Verdict{};
+  }
+
   // GEOS 3.11's MakeValid slows down with the square of the number of rings
   // it rebuilds at once (a country with a thousand islands takes minutes). A
   // MultiPolygon is therefore repaired polygon by polygon, only the invalid
-  // ones, and its parts are unioned only if they then overlap. Null when
-  // GEOS fails.
+  // ones, and only the parts that then meet are unioned. Null when GEOS
+  // fails.
   GEOSGeometry* repair_geometry(const GEOSGeometry* geometry) {
-    if (GEOSGeomTypeId_r(handle, geometry) != GEOS_MULTIPOLYGON) {
-      return GEOSMakeValidWithParams_r(handle, geometry, repair_params);
-    }
+    const int type = GEOSGeomTypeId_r(handle, geometry);
+    if (type == GEOS_POLYGON) return repair_polygon(geometry);
+    if (type != GEOS_MULTIPOLYGON) return repair_whole(geometry);
     std::vector<Owned> polygons;
     const int parts = GEOSGetNumGeometries_r(handle, geometry);
     for (int i = 0; i < parts; ++i) {
+      poll_cancel_every(i);
       const GEOSGeometry* part = GEOSGetGeometryN_r(handle, geometry, i);
-      const char valid = GEOSisValid_r(handle, part);
-      if (valid == 2) return nullptr;
-      if (valid == 1) {
+      if (judge(part, false).valid) {
         polygons.push_back(own(GEOSGeom_clone_r(handle, part)));
         continue;
       }
-      GEOSGeometry* fixed = GEOSMakeValidWithParams_r(handle, part, repair_params);
+      GEOSGeometry* fixed = repair_polygon(part);
       if (fixed == nullptr) return nullptr;
       const Owned owned_fixed(fixed, Deleter{handle});
-      const int pieces = GEOSGetNumGeometries_r(handle, fixed);
-      for (int j = 0; j < pieces; ++j) {
-        const GEOSGeometry* piece = GEOSGetGeometryN_r(handle, fixed, j);
-        if (GEOSGeomTypeId_r(handle, piece) == GEOS_POLYGON && GEOSisEmpty_r(handle, piece) == 0) {
-          polygons.push_back(own(GEOSGeom_clone_r(handle, piece)));
-        }
-      }
+      append_polygons(fixed, polygons);
     }
+    const std::vector<bool> meets = meets_another(raw(polygons));
+    if (std::find(meets.begin(), meets.end(), true) == meets.end())
+      return collection(GEOS_MULTIPOLYGON, polygons).release();
+    if (has_many_rings(geometry)) return union_meeting(polygons, meets);
     Owned collected = collection(GEOS_MULTIPOLYGON, polygons);
     const char valid = GEOSisValid_r(handle, collected.get());
     if (valid == 1) return collected.release();
     if (valid == 2) return nullptr;
     return GEOSUnaryUnion_r(handle, collected.get());
+  }
+
+  // The union of valid polygons, `meets` telling which meet another. Only
+  // those are unioned, and a polygon with many holes first has the holes
+  // that meet no other of them filled in: they go back, as holes, into the
+  // union's polygon that covers them, so that GEOS's union has few holes to
+  // place. (Filling a hole no other polygon meets changes nothing another
+  // polygon's holes meet.) Null when GEOS fails.
+  GEOSGeometry* union_meeting(std::vector<Owned>& polygons, const std::vector<bool>& meets) {
+    std::vector<Owned> result;
+    std::vector<Owned> meeting;
+    std::vector<Envelope> envelopes;
+    for (std::size_t p = 0; p < polygons.size(); ++p) {
+      if (!meets[p]) {
+        result.push_back(std::move(polygons[p]));
+        continue;
+      }
+      envelopes.push_back(envelope(polygons[p].get()));
+      meeting.push_back(std::move(polygons[p]));
+    }
+    std::vector<Owned> set_aside;
+    std::vector<PreparedOwned> prepared(meeting.size());
+    for (std::size_t p = 0; p < meeting.size(); ++p) {
+      const int count = GEOSGetNumInteriorRings_r(handle, meeting[p].get());
+      if (count < kManyRings) continue;
+      std::vector<Owned> near;
+      for (int h = 0; h < count; ++h) {
+        poll_cancel_every(h);
+        Owned hole = ring_polygon(GEOSGetInteriorRingN_r(handle, meeting[p].get(), h));
+        const Envelope hole_envelope = envelope(hole.get());
+        bool is_near = false;
+        for (std::size_t other = 0; other < meeting.size() && !is_near; ++other) {
+          if (other == p || !hole_envelope.intersects(envelopes[other])) continue;
+          if (prepared[other] == nullptr) prepared[other] = prepare(meeting[other].get());
+          is_near = polygons_meet(prepared[other].get(), envelopes[other], hole.get(), hole_envelope);
+        }
+        if (is_near) {
+          near.push_back(exterior_ring(hole.get()));
+        } else {
+          set_aside.push_back(std::move(hole));
+        }
+      }
+      prepared[p].reset();
+      meeting[p] = polygon_of(exterior_ring(meeting[p].get()), near);
+    }
+    prepared.clear();
+    const Owned meeting_union = own(GEOSUnaryUnion_r(handle, collection(GEOS_MULTIPOLYGON, meeting).get()));
+    const Owned with_holes(add_holes(meeting_union.get(), set_aside), Deleter{handle});
+    append_polygons(with_holes.get(), result);
+    return collection(GEOS_MULTIPOLYGON, result).release();
+  }
+
+  // The structure method's result as GEOS 3.11 makes it: the repaired
+  // shell less the repaired holes that meet it, and, as polygons of their
+  // own, the repaired holes that do not. With many holes, only those that
+  // cross the shell's edge or meet another hole are subtracted by GEOS; the
+  // rest, strictly inside the shell and apart from every other hole, become
+  // holes of the result as they are, which is the same difference. Null
+  // when GEOS fails.
+  GEOSGeometry* repair_polygon(const GEOSGeometry* polygon) {
+    if (GEOSGetNumInteriorRings_r(handle, polygon) < kManyRings) return repair_whole(polygon);
+    Owned region = repair_ring(GEOSGetExteriorRing_r(handle, polygon));
+    if (GEOSisEmpty_r(handle, region.get()) == 1) return region.release();
+    std::vector<Owned> kept;
+    std::vector<Owned> subtracted;
+    std::vector<Owned> shells;  // holes apart from the shell
+    {
+      const PreparedOwned prepared_region = prepare(region.get());
+      std::vector<Owned> pieces;
+      const int count = GEOSGetNumInteriorRings_r(handle, polygon);
+      for (int h = 0; h < count; ++h) {
+        poll_cancel_every(h);
+        const Owned hole = repair_ring(GEOSGetInteriorRingN_r(handle, polygon, h));
+        if (GEOSisEmpty_r(handle, hole.get()) == 1) continue;
+        if (!intersects(prepared_region.get(), hole.get())) {
+          append_polygons(hole.get(), shells);
+          continue;
+        }
+        pieces.clear();
+        append_polygons(hole.get(), pieces);
+        for (Owned& piece : pieces) {
+          const bool inside = GEOSGetNumInteriorRings_r(handle, piece.get()) == 0 &&
+                              contains_properly(prepared_region.get(), piece.get());
+          (inside ? kept : subtracted).push_back(std::move(piece));
+        }
+      }
+    }
+    std::vector<const GEOSGeometry*> holes = raw(kept);
+    const std::size_t kept_count = holes.size();
+    for (const Owned& hole : subtracted) holes.push_back(hole.get());
+    const std::vector<bool> meets = meets_another(holes);
+    std::vector<Owned> holes_kept;
+    for (std::size_t k = 0; k < kept_count; ++k) {
+      (meets[k] ? subtracted : holes_kept).push_back(std::move(kept[k]));
+    }
+    if (!subtracted.empty()) {
+      const Owned subtracted_union = own(GEOSUnaryUnion_r(handle, collection(GEOS_MULTIPOLYGON, subtracted).get()));
+      region = own(GEOSDifference_r(handle, region.get(), subtracted_union.get()));
+    }
+    Owned result(add_holes(region.get(), holes_kept), Deleter{handle});
+    if (shells.empty()) return result.release();
+    // The holes turned shells meet nothing of the shell's, but may meet
+    // one another.
+    if (any_meets(raw(shells))) {
+      const Owned shells_union = own(GEOSUnaryUnion_r(handle, collection(GEOS_MULTIPOLYGON, shells).get()));
+      shells.clear();
+      append_polygons(shells_union.get(), shells);
+    }
+    std::vector<Owned> polygons;
+    append_polygons(result.get(), polygons);
+    for (Owned& shell : shells) polygons.push_back(std::move(shell));
+    return collection(GEOS_MULTIPOLYGON, polygons).release();
+  }
+
+  // `region`'s polygons with `holes` (each covered by one of them, and a
+  // valid hole of it: apart from its holes and from one another, touching
+  // its edge at points at most) added as holes.
+  GEOSGeometry* add_holes(const GEOSGeometry* region, std::vector<Owned>& holes) {
+    std::vector<Owned> polygons;
+    append_polygons(region, polygons);
+    std::vector<Envelope> envelopes;
+    std::vector<PreparedOwned> prepared;
+    std::vector<std::vector<Owned>> holes_of(polygons.size());
+    for (std::size_t p = 0; p < polygons.size(); ++p) {
+      envelopes.push_back(envelope(polygons[p].get()));
+      prepared.push_back(prepare(polygons[p].get()));
+      append_interior_rings(polygons[p].get(), holes_of[p]);
+    }
+    for (std::size_t h = 0; h < holes.size(); ++h) {
+      poll_cancel_every(h);
+      // A point inside the hole lies inside the one polygon that covers it.
+      const Envelope hole = envelope(holes[h].get());
+      const Owned inside = own(GEOSPointOnSurface_r(handle, holes[h].get()));
+      std::size_t owner = 0;
+      while (owner < polygons.size() &&
+             !(envelopes[owner].contains(hole) && intersects(prepared[owner].get(), inside.get()))) {
+        ++owner;
+      }
+      if (owner == polygons.size()) throw_failure("a repaired hole lies in no repaired polygon");
+      holes_of[owner].push_back(exterior_ring(holes[h].get()));
+    }
+    prepared.clear();
+    std::vector<Owned> rebuilt;
+    for (std::size_t p = 0; p < polygons.size(); ++p) {
+      rebuilt.push_back(polygon_of(exterior_ring(polygons[p].get()), holes_of[p]));
+    }
+    if (rebuilt.size() == 1) return rebuilt[0].release();
+    return collection(GEOS_MULTIPOLYGON, rebuilt).release();
+  }
+
+  GEOSGeometry* repair_whole(const GEOSGeometry* geometry) {
+    return GEOSMakeValidWithParams_r(handle, geometry, repair_params);
+  }
+
+  // What the structure method makes of one ring: a polygon, several, or
+  // nothing when it collapses.
+  Owned repair_ring(const GEOSGeometry* ring) {
+    Owned alone = ring_polygon(ring);
+    if (judge(alone.get(), false).valid) return alone;
+    return own(repair_whole(alone.get()));
+  }
+
+  // Whether any two of `geometries` intersect (touching included).
+  bool any_meets(const std::vector<const GEOSGeometry*>& geometries) {
+    const std::vector<bool> meets = meets_another(geometries);
+    return std::find(meets.begin(), meets.end(), true) != meets.end();
+  }
+
+  // Which of `geometries` intersect another (touching included): a sweep
+  // over their envelopes, then GEOS on each pair whose envelopes overlap,
+  // the one with more vertices prepared.
+  std::vector<bool> meets_another(const std::vector<const GEOSGeometry*>& geometries) {
+    const std::size_t n = geometries.size();
+    std::vector<Envelope> envelopes;
+    std::vector<int> vertices;
+    for (const GEOSGeometry* geometry : geometries) {
+      envelopes.push_back(envelope(geometry));
+      vertices.push_back(GEOSGetNumCoordinates_r(handle, geometry));
+    }
+    std::vector<std::size_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return envelopes[a].min_x < envelopes[b].min_x; });
+    std::vector<PreparedOwned> prepared(n);
+    std::vector<bool> meets(n, false);
+    for (std::size_t i = 0; i < n; ++i) {
+      poll_cancel_every(i);
+      const std::size_t a = order[i];
+      for (std::size_t j = i + 1; j < n && envelopes[order[j]].min_x <= envelopes[a].max_x; ++j) {
+        const std::size_t b = order[j];
+        if (!envelopes[a].intersects(envelopes[b])) continue;
+        const std::size_t big = vertices[a] >= vertices[b] ? a : b;
+        const std::size_t small = big == a ? b : a;
+        if (prepared[big] == nullptr) prepared[big] = prepare(geometries[big]);
+        if (polygons_meet(prepared[big].get(), envelopes[big], geometries[small], envelopes[small])) {
+          meets[a] = meets[b] = true;
+        }
+      }
+    }
+    return meets;
+  }
+
+  struct Envelope {
+    double min_x, min_y, max_x, max_y;
+    bool intersects(const Envelope& other) const {
+      return min_x <= other.max_x && other.min_x <= max_x && min_y <= other.max_y && other.min_y <= max_y;
+    }
+    bool contains(const Envelope& other) const {
+      return min_x <= other.min_x && other.max_x <= max_x && min_y <= other.min_y && other.max_y <= max_y;
+    }
+  };
+
+  Envelope envelope(const GEOSGeometry* geometry) {
+    Envelope e{};
+    if (GEOSGeom_getXMin_r(handle, geometry, &e.min_x) == 0 || GEOSGeom_getYMin_r(handle, geometry, &e.min_y) == 0 ||
+        GEOSGeom_getXMax_r(handle, geometry, &e.max_x) == 0 || GEOSGeom_getYMax_r(handle, geometry, &e.max_y) == 0) {
+      throw_failure("GEOS could not measure the geometry");
+    }
+    return e;
+  }
+
+  // Whether polygons `big` (prepared) and `small` intersect. GEOS 3.11's
+  // prepared test also looks for a point of every ring of `big` inside
+  // `small`, a cost in big's rings for each small; `big` can only lie inside
+  // `small` if small's envelope holds big's, and otherwise meeting small's
+  // rings is meeting small.
+  bool polygons_meet(const GEOSPreparedGeometry* big, const Envelope& big_envelope, const GEOSGeometry* small,
+                     const Envelope& small_envelope) {
+    if (small_envelope.contains(big_envelope)) return intersects(big, small);
+    const Owned rings = own(GEOSBoundary_r(handle, small));
+    return intersects(big, rings.get());
+  }
+
+  struct PreparedDeleter {
+    GEOSContextHandle_t handle;
+    void operator()(const GEOSPreparedGeometry* prepared) const { GEOSPreparedGeom_destroy_r(handle, prepared); }
+  };
+  using PreparedOwned = std::unique_ptr<const GEOSPreparedGeometry, PreparedDeleter>;
+
+  PreparedOwned prepare(const GEOSGeometry* geometry) {
+    const GEOSPreparedGeometry* prepared = GEOSPrepare_r(handle, geometry);
+    if (prepared == nullptr) throw_failure("GEOS could not index the geometry");
+    return PreparedOwned(prepared, PreparedDeleter{handle});
+  }
+
+  bool intersects(const GEOSPreparedGeometry* prepared, const GEOSGeometry* geometry) {
+    const char result = GEOSPreparedIntersects_r(handle, prepared, geometry);
+    if (result == 2) throw_failure("GEOS could not intersect the geometries");
+    return result == 1;
+  }
+
+  bool contains_properly(const GEOSPreparedGeometry* prepared, const GEOSGeometry* geometry) {
+    const char result = GEOSPreparedContainsProperly_r(handle, prepared, geometry);
+    if (result == 2) throw_failure("GEOS could not compare the geometries");
+    return result == 1;
+  }
+
+  void poll_cancel_every(std::size_t step) {
+    if (step % kRingsPerCancelCheck == 0 && cancel_requested != nullptr && cancel_requested()) throw Interrupted();
+  }
+
+  // GEOS's way of saying where, e.g. "[0.5 0.5]".
+  std::string first_point(const GEOSGeometry* polygon) {
+    const GEOSCoordSequence* points = GEOSGeom_getCoordSeq_r(handle, GEOSGetExteriorRing_r(handle, polygon));
+    double x = 0;
+    double y = 0;
+    if (points == nullptr || GEOSCoordSeq_getXY_r(handle, points, 0, &x, &y) == 0) return {};
+    return "[" + shortest(x) + " " + shortest(y) + "]";
+  }
+
+  static std::vector<const GEOSGeometry*> raw(const std::vector<Owned>& geometries) {
+    std::vector<const GEOSGeometry*> pointers;
+    for (const Owned& geometry : geometries) pointers.push_back(geometry.get());
+    return pointers;
+  }
+
+  // Appends the non-empty polygons of a Polygon, MultiPolygon or collection.
+  void append_polygons(const GEOSGeometry* geometry, std::vector<Owned>& polygons) {
+    const int pieces = GEOSGetNumGeometries_r(handle, geometry);
+    for (int j = 0; j < pieces; ++j) {
+      const GEOSGeometry* piece = GEOSGetGeometryN_r(handle, geometry, j);
+      if (GEOSGeomTypeId_r(handle, piece) == GEOS_POLYGON && GEOSisEmpty_r(handle, piece) == 0) {
+        polygons.push_back(own(GEOSGeom_clone_r(handle, piece)));
+      }
+    }
+  }
+
+  void append_interior_rings(const GEOSGeometry* polygon, std::vector<Owned>& rings) {
+    const int count = GEOSGetNumInteriorRings_r(handle, polygon);
+    for (int r = 0; r < count; ++r) {
+      rings.push_back(own(GEOSGeom_clone_r(handle, GEOSGetInteriorRingN_r(handle, polygon, r))));
+    }
+  }
+
+  Owned exterior_ring(const GEOSGeometry* polygon) {
+    return own(GEOSGeom_clone_r(handle, GEOSGetExteriorRing_r(handle, polygon)));
+  }
+
+  // A polygon with `ring` as its shell and no holes.
+  Owned ring_polygon(const GEOSGeometry* ring) {
+    if (ring == nullptr) throw_failure("GEOS could not read the ring");
+    std::vector<Owned> no_holes;
+    return polygon_of(own(GEOSGeom_clone_r(handle, ring)), no_holes);
+  }
+
+  Owned polygon_of(Owned shell, std::vector<Owned>& holes) {
+    std::vector<GEOSGeometry*> pointers;
+    for (Owned& hole : holes) pointers.push_back(hole.get());
+    GEOSGeometry* result =
+        GEOSGeom_createPolygon_r(handle, shell.get(), pointers.data(), static_cast<unsigned>(pointers.size()));
+    if (result != nullptr) {
+      shell.release();  // the polygon owns its rings now
+      for (Owned& hole : holes) hole.release();
+    }
+    holes.clear();
+    return own(result);
   }
 
   void append_wkb(const GEOSGeometry* geometry, bool has_z, int32_t srid, std::vector<uint8_t>& out) {

@@ -1,8 +1,12 @@
 #include "core/geometry_validation.hpp"
 
+#include <geos_c.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <random>
+#include <sstream>
 
 #include "core/geojson_reader.hpp"
 #include "test_support.hpp"
@@ -162,6 +166,276 @@ TEST(GeometryValidator, GeosGivingUpFailsTheFeatureOnly) {
   EXPECT_EQ(result.outcome, Validation::Outcome::Invalid);
   EXPECT_NE(result.reason.find("; GEOS could not repair it: TopologyException"), std::string::npos) << result.reason;
   EXPECT_TRUE(ewkb.empty());
+}
+
+// GeoJSON coordinates of rings and polygons, for the many-ring tests.
+// A closed ring of `n` positions around (x, y), `radius` away.
+std::string ring(double x, double y, double radius, int n = 8) {
+  std::ostringstream out;
+  out.precision(17);
+  out << "[";
+  for (int i = 0; i <= n; ++i) {
+    const double angle = 2 * M_PI * (i % n) / n;
+    out << (i ? "," : "") << "[" << x + radius * std::cos(angle) << "," << y + radius * std::sin(angle) << "]";
+  }
+  return out.str() + "]";
+}
+std::string bowtie_ring(double x, double y, double size) {
+  std::ostringstream out;
+  out << "[[" << x << "," << y << "],[" << x + size << "," << y + size << "],[" << x + size << "," << y << "],[" << x
+      << "," << y + size << "],[" << x << "," << y << "]]";
+  return out.str();
+}
+std::string square_ring(double x, double y, double size) {
+  std::ostringstream out;
+  out << "[[" << x << "," << y << "],[" << x + size << "," << y << "],[" << x + size << "," << y + size << "],[" << x
+      << "," << y + size << "],[" << x << "," << y << "]]";
+  return out.str();
+}
+std::string polygon(const std::string& shell, const std::vector<std::string>& holes) {
+  std::string text = "[" + shell;
+  for (const std::string& hole : holes) text += "," + hole;
+  return text + "]";
+}
+
+// Geometries with many rings take the ring-by-ring path; these compare it
+// with GEOS repairing the same input whole (the structure method).
+class ManyRings : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    handle_ = GEOS_init_r();
+    stored_ = Stored(nullptr, Deleter{handle_});
+    reader_ = GEOSGeoJSONReader_create_r(handle_);
+    wkb_reader_ = GEOSWKBReader_create_r(handle_);
+    params_ = GEOSMakeValidParams_create_r(handle_);
+    GEOSMakeValidParams_setMethod_r(handle_, params_, GEOS_MAKE_VALID_STRUCTURE);
+    GEOSMakeValidParams_setKeepCollapsed_r(handle_, params_, 0);
+  }
+  void TearDown() override {
+    stored_.reset();
+    GEOSMakeValidParams_destroy_r(handle_, params_);
+    GEOSWKBReader_destroy_r(handle_, wkb_reader_);
+    GEOSGeoJSONReader_destroy_r(handle_, reader_);
+    GEOS_finish_r(handle_);
+  }
+
+  // Validates `json` with `policy`; the stored geometry, if any, goes to `stored`.
+  Validation validate(const std::string& json, InvalidPolicy policy) {
+    GeometryValidator validator;
+    Geometry geometry = read_geometry(json);
+    std::vector<uint8_t> ewkb;
+    Validation result = validator.validate(geometry, policy, 4326, ewkb);
+    stored_.reset();
+    if (!ewkb.empty()) stored_.reset(GEOSWKBReader_read_r(handle_, wkb_reader_, ewkb.data(), ewkb.size()));
+    return result;
+  }
+
+  // Repairs `json` and expects what GEOS's whole structure repair gives: the
+  // same area, nothing in one and not the other, a valid result.
+  void expect_repaired_like_geos(const std::string& json) {
+    const Validation result = validate(json, InvalidPolicy::Repair);
+    ASSERT_EQ(result.outcome, Validation::Outcome::Repaired) << result.reason;
+    ASSERT_TRUE(stored_);
+    GEOSGeometry* input = GEOSGeoJSONReader_readGeometry_r(handle_, reader_, json.c_str());
+    ASSERT_NE(input, nullptr);
+    GEOSGeometry* expected = GEOSMakeValidWithParams_r(handle_, input, params_);
+    ASSERT_NE(expected, nullptr);
+    EXPECT_EQ(GEOSisValid_r(handle_, stored_.get()), 1);
+    double stored_area = 0;
+    double expected_area = 0;
+    GEOSArea_r(handle_, stored_.get(), &stored_area);
+    GEOSArea_r(handle_, expected, &expected_area);
+    EXPECT_NEAR(stored_area, expected_area, 1e-9 * expected_area);
+    GEOSGeometry* difference = GEOSSymDifference_r(handle_, stored_.get(), expected);
+    ASSERT_NE(difference, nullptr);
+    double difference_area = 0;
+    GEOSArea_r(handle_, difference, &difference_area);
+    EXPECT_LT(difference_area, 1e-9 * expected_area);
+    EXPECT_EQ(GEOSGetNumInteriorRings_r(handle_, largest(stored_.get())),
+              GEOSGetNumInteriorRings_r(handle_, largest(expected)));
+    GEOSGeom_destroy_r(handle_, difference);
+    GEOSGeom_destroy_r(handle_, expected);
+    GEOSGeom_destroy_r(handle_, input);
+  }
+
+  const GEOSGeometry* largest(const GEOSGeometry* geometry) {
+    const GEOSGeometry* best = nullptr;
+    double best_area = -1;
+    for (int i = 0; i < GEOSGetNumGeometries_r(handle_, geometry); ++i) {
+      const GEOSGeometry* part = GEOSGetGeometryN_r(handle_, geometry, i);
+      double area = 0;
+      GEOSArea_r(handle_, part, &area);
+      if (area > best_area) {
+        best = part;
+        best_area = area;
+      }
+    }
+    return best;
+  }
+
+  struct Deleter {
+    GEOSContextHandle_t handle;
+    void operator()(GEOSGeometry* geometry) const { GEOSGeom_destroy_r(handle, geometry); }
+  };
+
+  GEOSContextHandle_t handle_ = nullptr;
+  GEOSGeoJSONReader* reader_ = nullptr;
+  GEOSWKBReader* wkb_reader_ = nullptr;
+  GEOSMakeValidParams* params_ = nullptr;
+  using Stored = std::unique_ptr<GEOSGeometry, Deleter>;
+  Stored stored_{nullptr, Deleter{nullptr}};
+};
+
+// Lakes on a 10 x 10 grid in a 100 x 100 shell.
+std::vector<std::string> grid_of_lakes(int rows = 10) {
+  std::vector<std::string> holes;
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < 10; ++j) holes.push_back(ring(5 + 10 * i, 5 + 10 * j, 2));
+  }
+  return holes;
+}
+
+TEST_F(ManyRings, ValidPolygonWithManyHolesIsValid) {
+  const std::string json =
+      R"({"type":"Polygon","coordinates":)" + polygon(square_ring(0, 0, 100), grid_of_lakes()) + "}";
+  const Validation result = validate(json, InvalidPolicy::Skip);
+  EXPECT_EQ(result.outcome, Validation::Outcome::Valid) << result.reason;
+  ASSERT_TRUE(stored_);
+  EXPECT_EQ(GEOSGetNumInteriorRings_r(handle_, stored_.get()), 100);
+}
+
+TEST_F(ManyRings, HolesTouchingAtAPointAreLeftToGeosAndValid) {
+  std::vector<std::string> holes = grid_of_lakes();
+  holes.push_back(square_ring(8, 8, 2));
+  holes.push_back(square_ring(10, 10, 2));  // touches the one before at (10, 10)
+  const std::string json = R"({"type":"Polygon","coordinates":)" + polygon(square_ring(0, 0, 100), holes) + "}";
+  EXPECT_EQ(validate(json, InvalidPolicy::Skip).outcome, Validation::Outcome::Valid);
+}
+
+TEST_F(ManyRings, HoleOutsideTheShellIsInvalidAndSaysWhere) {
+  std::vector<std::string> holes = grid_of_lakes();
+  holes.push_back(square_ring(200, 200, 1));
+  const std::string json = R"({"type":"Polygon","coordinates":)" + polygon(square_ring(0, 0, 100), holes) + "}";
+  const Validation result = validate(json, InvalidPolicy::Skip);
+  EXPECT_EQ(result.outcome, Validation::Outcome::Invalid);
+  EXPECT_EQ(result.reason, "Hole lies outside shell[200 200]");
+}
+
+TEST_F(ManyRings, InvalidHoleIsRepairedAndTheOtherHolesKept) {
+  std::vector<std::string> holes = grid_of_lakes();
+  holes[17] = bowtie_ring(13, 73, 4);  // in place of the lake at (15, 75)
+  expect_repaired_like_geos(R"({"type":"Polygon","coordinates":)" + polygon(square_ring(0, 0, 100), holes) + "}");
+  EXPECT_EQ(GEOSGetNumInteriorRings_r(handle_, stored_.get()), 101);  // the bowtie became two holes
+}
+
+TEST_F(ManyRings, HolesOutsideAcrossTheEdgeAndOverlappingAreSubtractedLikeGeos) {
+  std::vector<std::string> holes = grid_of_lakes();
+  holes.push_back(square_ring(300, 300, 5));  // outside: takes nothing away
+  holes.push_back(square_ring(-2, 40, 4));    // across the shell's edge
+  holes.push_back(ring(5.5, 5.5, 2));         // overlaps the lake at (5, 5)
+  holes.push_back(square_ring(20, 20, 30));   // covers several lakes
+  holes.push_back(square_ring(80, 80, 2));    // touches the lakes' grid nowhere
+  expect_repaired_like_geos(R"({"type":"Polygon","coordinates":)" + polygon(square_ring(0, 0, 100), holes) + "}");
+}
+
+TEST_F(ManyRings, SelfIntersectingShellSplitsAndItsHolesFollowLikeGeos) {
+  // A bowtie shell: two triangles meeting at (50, 50); lakes in both, some
+  // where the bowtie has no area, one across a triangle's edge.
+  std::vector<std::string> holes = grid_of_lakes();
+  holes.push_back(ring(50, 30, 3));
+  expect_repaired_like_geos(R"({"type":"Polygon","coordinates":)" + polygon(bowtie_ring(0, 0, 100), holes) + "}");
+}
+
+TEST_F(ManyRings, MultiPolygonWithMeetingIslandsIsUnionedLikeGeos) {
+  std::vector<std::string> parts;
+  parts.push_back(polygon(square_ring(0, 0, 100), grid_of_lakes()));
+  parts.push_back(polygon(ring(45, 45, 1), {}));                        // an island in a lake
+  parts.push_back(polygon(square_ring(99, 50, 5), {}));                 // overlaps the mainland's edge
+  parts.push_back(polygon(square_ring(104, 50, 3), {}));                // touches that island
+  parts.push_back(polygon(ring(25, 25, 3), {}));                        // covers a lake of the mainland
+  parts.push_back(polygon(bowtie_ring(200, 0, 10), {}));                // invalid: repairs into two
+  parts.push_back(polygon(square_ring(120, 0, 50), grid_of_lakes(7)));  // a second lake land, apart
+  std::string json = R"({"type":"MultiPolygon","coordinates":[)";
+  for (std::size_t i = 0; i < parts.size(); ++i) json += (i ? "," : "") + parts[i];
+  expect_repaired_like_geos(json + "]}");
+}
+
+// Lakes on a jittered grid: each stays in its cell unless `wander`.
+std::vector<std::string> random_lakes(std::mt19937& random, double x0, double y0, int rows, double wander) {
+  std::uniform_real_distribution<double> jitter(-wander, wander);
+  std::uniform_real_distribution<double> radius(0.5, 4.9);
+  std::vector<std::string> holes;
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < 10; ++j) {
+      const double r = radius(random);
+      holes.push_back(ring(x0 + 5 + 10 * i + jitter(random), y0 + 5 + 10 * j + jitter(random), r,
+                           3 + static_cast<int>(random() % 6)));
+    }
+  }
+  return holes;
+}
+
+TEST_F(ManyRings, RandomPolygonsAreJudgedLikeGeos) {
+  int valid = 0;
+  for (unsigned seed = 1; seed <= 60; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 random(seed);
+    // Lakes that mostly stay apart; a few wander into a neighbour or out.
+    const std::string json = R"({"type":"Polygon","coordinates":)" +
+                             polygon(square_ring(0, 0, 100), random_lakes(random, 0, 0, 10, seed % 3 ? 0 : 2)) + "}";
+    GEOSGeometry* input = GEOSGeoJSONReader_readGeometry_r(handle_, reader_, json.c_str());
+    ASSERT_NE(input, nullptr);
+    const char geos_valid = GEOSisValid_r(handle_, input);
+    GEOSGeom_destroy_r(handle_, input);
+    const Validation result = validate(json, InvalidPolicy::Skip);
+    EXPECT_EQ(result.outcome == Validation::Outcome::Valid, geos_valid == 1) << result.reason;
+    valid += geos_valid == 1;
+  }
+  EXPECT_GT(valid, 10);  // both verdicts are exercised
+  EXPECT_LT(valid, 50);
+}
+
+TEST_F(ManyRings, RandomMultiPolygonsAreRepairedLikeGeos) {
+  for (unsigned seed = 1; seed <= 20; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 random(seed);
+    std::uniform_real_distribution<double> coordinate(-10, 110);
+    std::uniform_real_distribution<double> size(0.5, 6);
+    std::vector<std::string> parts;
+    parts.push_back(polygon(square_ring(0, 0, 100), random_lakes(random, 0, 0, 10, 1)));
+    parts.push_back(polygon(square_ring(100, 0, 50), random_lakes(random, 100, 0, 7, 1)));  // shares an edge
+    for (int island = 0; island < 30; ++island) {
+      const double x = coordinate(random);
+      const double y = coordinate(random);
+      parts.push_back(polygon(random() % 5 ? ring(x, y, size(random)) : bowtie_ring(x, y, size(random)), {}));
+    }
+    std::string json = R"({"type":"MultiPolygon","coordinates":[)";
+    for (std::size_t i = 0; i < parts.size(); ++i) json += (i ? "," : "") + parts[i];
+    expect_repaired_like_geos(json + "]}");
+  }
+}
+
+TEST_F(ManyRings, RandomPolygonsAreRepairedLikeGeos) {
+  for (unsigned seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 random(seed);
+    std::uniform_real_distribution<double> coordinate(-10, 110);
+    std::uniform_real_distribution<double> radius(0.2, 4);
+    std::vector<std::string> holes;
+    const int count = 64 + static_cast<int>(random() % 100);
+    for (int h = 0; h < count; ++h) {
+      const double x = coordinate(random);
+      const double y = coordinate(random);
+      if (random() % 10 == 0) {
+        holes.push_back(bowtie_ring(x, y, radius(random)));
+      } else {
+        holes.push_back(ring(x, y, radius(random), 3 + static_cast<int>(random() % 8)));
+      }
+    }
+    // Half the shells are bowties, whose halves meet at a point.
+    const std::string shell = seed % 2 ? square_ring(0, 0, 100) : bowtie_ring(0, 0, 100);
+    expect_repaired_like_geos(R"({"type":"Polygon","coordinates":)" + polygon(shell, holes) + "}");
+  }
 }
 
 TEST(Ewkb, PointIsLittleEndianWithSrid) {
