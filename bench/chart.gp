@@ -1,4 +1,4 @@
-# Draws the benchmark chart from chart.dat and chart-memory.dat (written by
+# Draws the benchmark chart from chart.dat, chart-memory.dat and chart-colors.gp (written by
 # bench/bench.py). Run in the results directory:
 #   gnuplot -e "outfile='chart.png'" ../chart.gp
 if (!exists("outfile")) outfile = 'chart.png'
@@ -16,21 +16,16 @@ set xtics nomirror
 set logscale y
 set format y "%.0s%c"
 
+# chart-colors.gp (from bench.py): how many contender columns, their colours.
+load 'chart-colors.gp'
+
 set title "Throughput: features per second (log scale; higher is better)"
 set ylabel "features / s"
-plot 'chart.dat' using 2:xtic(1) title "import_geojson (PostgREST request)" lc rgb "#1b9e77", \
-     '' using 3 title "binary COPY of the finished rows (floor)" lc rgb "#7f7f7f", \
-     '' using 4 title "ogr2ogr (PG_USE_COPY=YES)" lc rgb "#d95f02", \
-     '' using 5 title "set-based SQL" lc rgb "#7570b3", \
-     '' using 6 title "PL/pgSQL loop + EXCEPTION" lc rgb "#e7298a"
+plot for [i=2:contenders+1] 'chart.dat' using i:xtic(1) title columnheader(i) lc rgb word(colors, i-1)
 
 set title "Backend peak memory, VmHWM in MiB (log scale; lower is better). Outlined: 2.5 x payload, import_geojson's target"
 set ylabel "MiB"
 set format y "%g"
-plot 'chart-memory.dat' using 2:xtic(1) title "import_geojson (PostgREST request)" lc rgb "#1b9e77", \
-     '' using 3 title "binary COPY (floor)" lc rgb "#7f7f7f", \
-     '' using 4 title "ogr2ogr (its backend)" lc rgb "#d95f02", \
-     '' using 5 title "set-based SQL" lc rgb "#7570b3", \
-     '' using 6 title "PL/pgSQL loop + EXCEPTION" lc rgb "#e7298a", \
-     '' using 7 title "2.5 x payload (target)" fs empty border rgb "black" lc rgb "black"
+plot for [i=2:contenders+1] 'chart-memory.dat' using i:xtic(1) title columnheader(i) lc rgb word(colors, i-1), \
+     '' using contenders+2 title columnheader(contenders+2) fs empty border rgb "black" lc rgb "black"
 unset multiplot

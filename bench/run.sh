@@ -23,8 +23,9 @@
 #    bench/results/ (what the README shows); --quick to build/bench-quick/
 #    unless --out says otherwise.
 #
-# The full run takes about 20 minutes on 2 (shared) cores (countries-10m alone
-# about 12: every contender runs into the cap); --quick about 2.
+# The full run takes about 35 minutes on 2 (shared) cores (countries-10m alone
+# about 25: the anchors and ogr2ogr run into the cap, and PostGIS's ST_IsValid
+# takes minutes to check the stored rows); --quick about 2.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)

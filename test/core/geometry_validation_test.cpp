@@ -375,6 +375,40 @@ std::vector<std::string> random_lakes(std::mt19937& random, double x0, double y0
   return holes;
 }
 
+TEST_F(ManyRings, GeosGivingUpFailsTheFeatureOnly) {
+  // Intersections of segments this long overflow in GEOS's arithmetic: the
+  // union of the two polygons is not valid. 64 islands more send the
+  // MultiPolygon the many-ring way.
+  std::string json = R"({"type":"MultiPolygon","coordinates":[
+      [[[0,0],[1.7e308,0],[0,1.7e308],[1.7e308,1.7e308],[0,0]]],
+      [[[-1.7e308,0],[1.7e308,1],[1,-1.7e308],[1.7e308,1.7e308],[-1.7e308,0]]])";
+  for (int i = 0; i < 64; ++i) json += "," + polygon(square_ring(-1e6 + 10 * i, -1e6, 1), {});
+  const Validation result = validate(json + "]}", InvalidPolicy::Repair);
+  EXPECT_EQ(result.outcome, Validation::Outcome::Invalid);
+  EXPECT_NE(result.reason.find("; GEOS could not repair it"), std::string::npos) << result.reason;
+  EXPECT_FALSE(stored_);
+}
+
+TEST_F(ManyRings, CancelDuringTheRepairOfThousandsOfHolesInterruptsIt) {
+  std::vector<std::string> holes;
+  for (int i = 0; i < 60; ++i) {
+    for (int j = 0; j < 60; ++j) holes.push_back(ring(1 + 2 * i, 1 + 2 * j, 0.5));
+  }
+  holes.push_back(bowtie_ring(200, 200, 1));  // outside, and invalid: the polygon needs a repair
+  const std::string json = R"({"type":"Polygon","coordinates":)" + polygon(square_ring(0, 0, 121), holes) + "}";
+  struct CountingCheck {
+    int polls = 0;
+    static bool poll(const void* self) {
+      return ++const_cast<CountingCheck*>(static_cast<const CountingCheck*>(self))->polls > 3;
+    }
+  } check;
+  GeometryValidator validator(CancelCheck(CountingCheck::poll, &check));
+  Geometry geometry = read_geometry(json);
+  std::vector<uint8_t> ewkb;
+  EXPECT_THROW(validator.validate(geometry, InvalidPolicy::Repair, 4326, ewkb), Interrupted);
+  EXPECT_GT(check.polls, 3);
+}
+
 TEST_F(ManyRings, RandomPolygonsAreJudgedLikeGeos) {
   int valid = 0;
   for (unsigned seed = 1; seed <= 60; ++seed) {
