@@ -478,6 +478,7 @@ struct GeometryValidator::Geos {
     for (int i = 0; i < parts; ++i) {
       poll_cancel_every(i);
       const GEOSGeometry* part = GEOSGetGeometryN_r(handle, geometry, i);
+      if (GEOSisEmpty_r(handle, part) == 1) continue;  // as GEOS's repair drops it
       if (judge(part, false).valid) {
         polygons.push_back(own(GEOSGeom_clone_r(handle, part)));
         continue;
@@ -500,7 +501,8 @@ struct GeometryValidator::Geos {
 
   // The union of valid polygons, `meets` telling which meet another. Only
   // those are unioned, and a polygon with many holes first has the holes
-  // that meet no other of them filled in: they go back, as holes, into the
+  // strictly inside its shell that meet none of its other holes and no
+  // other of those polygons filled in: they go back, as holes, into the
   // union's polygon that covers them, so that GEOS's union has few holes to
   // place. (Filling a hole no other polygon meets changes nothing another
   // polygon's holes meet.) Null when GEOS fails.
@@ -521,12 +523,20 @@ struct GeometryValidator::Geos {
     for (std::size_t p = 0; p < meeting.size(); ++p) {
       const int count = GEOSGetNumInteriorRings_r(handle, meeting[p].get());
       if (count < kManyRings) continue;
+      // A hole that touches the shell or another hole stays: the union may
+      // move that edge or node, and the hole would then cross it.
+      const Owned shell = ring_polygon(GEOSGetExteriorRing_r(handle, meeting[p].get()));
+      const PreparedOwned prepared_shell = prepare(shell.get());
+      std::vector<Owned> holes;
+      for (int h = 0; h < count; ++h)
+        holes.push_back(ring_polygon(GEOSGetInteriorRingN_r(handle, meeting[p].get(), h)));
+      const std::vector<bool> touching = meets_another(raw(holes));
       std::vector<Owned> near;
       for (int h = 0; h < count; ++h) {
         poll_cancel_every(h);
-        Owned hole = ring_polygon(GEOSGetInteriorRingN_r(handle, meeting[p].get(), h));
+        Owned& hole = holes[h];
         const Envelope hole_envelope = envelope(hole.get());
-        bool is_near = false;
+        bool is_near = touching[h] || !contains_properly(prepared_shell.get(), hole.get());
         for (std::size_t other = 0; other < meeting.size() && !is_near; ++other) {
           if (other == p || !hole_envelope.intersects(envelopes[other])) continue;
           if (prepared[other] == nullptr) prepared[other] = prepare(meeting[other].get());
@@ -545,6 +555,7 @@ struct GeometryValidator::Geos {
     const Owned meeting_union = own(GEOSUnaryUnion_r(handle, collection(GEOS_MULTIPOLYGON, meeting).get()));
     const Owned with_holes(add_holes(meeting_union.get(), set_aside), Deleter{handle});
     append_polygons(with_holes.get(), result);
+    if (result.size() == 1) return result[0].release();
     return collection(GEOS_MULTIPOLYGON, result).release();
   }
 
@@ -669,24 +680,26 @@ struct GeometryValidator::Geos {
   // the one with more vertices prepared.
   std::vector<bool> meets_another(const std::vector<const GEOSGeometry*>& geometries) {
     const std::size_t n = geometries.size();
-    std::vector<Envelope> envelopes;
-    std::vector<int> vertices;
-    for (const GEOSGeometry* geometry : geometries) {
-      envelopes.push_back(envelope(geometry));
-      vertices.push_back(GEOSGetNumCoordinates_r(handle, geometry));
+    std::vector<Envelope> envelopes(n);
+    std::vector<int> vertices(n);
+    std::vector<std::size_t> order;  // the non-empty ones: an empty geometry meets nothing
+    for (std::size_t i = 0; i < n; ++i) {
+      if (GEOSisEmpty_r(handle, geometries[i]) == 1) continue;
+      envelopes[i] = envelope(geometries[i]);
+      vertices[i] = GEOSGetNumCoordinates_r(handle, geometries[i]);
+      order.push_back(i);
     }
-    std::vector<std::size_t> order(n);
-    for (std::size_t i = 0; i < n; ++i) order[i] = i;
     std::sort(order.begin(), order.end(),
               [&](std::size_t a, std::size_t b) { return envelopes[a].min_x < envelopes[b].min_x; });
     std::vector<PreparedOwned> prepared(n);
     std::vector<bool> meets(n, false);
-    for (std::size_t i = 0; i < n; ++i) {
-      poll_cancel_every(i);
+    std::size_t pairs = 0;
+    for (std::size_t i = 0; i < order.size(); ++i) {
       const std::size_t a = order[i];
-      for (std::size_t j = i + 1; j < n && envelopes[order[j]].min_x <= envelopes[a].max_x; ++j) {
+      for (std::size_t j = i + 1; j < order.size() && envelopes[order[j]].min_x <= envelopes[a].max_x; ++j) {
         const std::size_t b = order[j];
         if (!envelopes[a].intersects(envelopes[b])) continue;
+        poll_cancel_every(pairs++);
         const std::size_t big = vertices[a] >= vertices[b] ? a : b;
         const std::size_t small = big == a ? b : a;
         if (prepared[big] == nullptr) prepared[big] = prepare(geometries[big]);

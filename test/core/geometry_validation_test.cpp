@@ -375,6 +375,28 @@ std::vector<std::string> random_lakes(std::mt19937& random, double x0, double y0
   return holes;
 }
 
+TEST_F(ManyRings, EmptyPolygonOfAMultiPolygonMeetsNothing) {
+  std::string json = R"({"type":"MultiPolygon","coordinates":[[])";
+  for (int i = 0; i < 63; ++i) json += "," + polygon(square_ring(3 * i, 0, 1), {});
+  EXPECT_EQ(validate(json + "]}", InvalidPolicy::Skip).outcome, Validation::Outcome::Valid);
+  // A small one takes the usual way, and its repair drops the empty polygon as GEOS does.
+  expect_repaired_like_geos(R"({"type":"MultiPolygon","coordinates":[[],)" + polygon(bowtie_ring(0, 0, 2), {}) + "]}");
+}
+
+TEST_F(ManyRings, HoleTouchingItsShellStaysWhenAnIslandCrossesThatEdge) {
+  // The hole's vertex (10, 3) lies on the shell's edge (0,0)-(100,30); the
+  // union with the island moves that edge's node, so the hole must go
+  // through the union rather than around it.
+  std::vector<std::string> holes;
+  for (int i = 0; i < 8; ++i) {
+    for (int j = 0; j < 8; ++j) holes.push_back(square_ring(4 + 8 * i, 34 + 8 * j, 2));
+  }
+  holes.push_back("[[10,3],[12,8],[8,8],[10,3]]");
+  const std::string mainland = polygon("[[0,0],[100,30],[100,100],[0,100],[0,0]]", holes);
+  const std::string island = polygon("[[39,-2],[47,-3],[43,28],[39,-2]]", {});
+  expect_repaired_like_geos(R"({"type":"MultiPolygon","coordinates":[)" + mainland + "," + island + "]}");
+}
+
 TEST_F(ManyRings, GeosGivingUpFailsTheFeatureOnly) {
   // Intersections of segments this long overflow in GEOS's arithmetic: the
   // union of the two polygons is not valid. 64 islands more send the
