@@ -382,7 +382,7 @@ struct GeometryValidator::Geos {
     }
     // GEOS's arithmetic can overflow and leave a repair invalid. With many
     // rings, as far as the indexed tests decide (GEOS whole takes hours).
-    const std::optional<Verdict> after = has_many_rings(repaired) ? judge_many_rings(repaired) : judge(repaired, true);
+    const std::optional<Verdict> after = judge_bounded(repaired);
     if (after && !after->valid) {
       throw_failure(result.reason + "; GEOS could not repair it (what it made: " + after->reason + ")");
     }
@@ -424,21 +424,33 @@ struct GeometryValidator::Geos {
     return false;
   }
 
-  // Nothing when GEOS has to decide.
+  // Nothing when GEOS has to decide; never GEOS whole on many rings.
   std::optional<Verdict> judge_many_rings(const GEOSGeometry* geometry) {
     if (!has_many_rings(geometry)) return std::nullopt;
     if (GEOSGeomTypeId_r(handle, geometry) == GEOS_POLYGON) return judge_polygon(geometry);
     // A MultiPolygon whose polygons are valid and meet nowhere is valid.
     std::vector<const GEOSGeometry*> parts;
+    bool undecided = false;
     const int count = GEOSGetNumGeometries_r(handle, geometry);
     for (int i = 0; i < count; ++i) {
       poll_cancel_every(i);
       parts.push_back(GEOSGetGeometryN_r(handle, geometry, i));
-      Verdict verdict = judge(parts.back(), true);
-      if (!verdict.valid) return verdict;
+      const std::optional<Verdict> verdict = judge_bounded(parts.back());
+      if (!verdict) {
+        undecided = true;  // but a later part may still be invalid
+      } else if (!verdict->valid) {
+        return verdict;
+      }
     }
-    if (any_meets(parts)) return std::nullopt;
+    if (undecided || any_meets(parts)) return std::nullopt;
     return Verdict{};
+  }
+
+  // As judge, but GEOS whole only on few rings: nothing when the indexed
+  // tests cannot decide.
+  std::optional<Verdict> judge_bounded(const GEOSGeometry* polygon) {
+    if (has_many_rings(polygon)) return judge_many_rings(polygon);
+    return judge(polygon, true);
   }
 
   // A polygon whose rings are each valid, whose holes lie strictly inside
@@ -479,7 +491,9 @@ struct GeometryValidator::Geos {
       poll_cancel_every(i);
       const GEOSGeometry* part = GEOSGetGeometryN_r(handle, geometry, i);
       if (GEOSisEmpty_r(handle, part) == 1) continue;  // as GEOS's repair drops it
-      if (judge(part, false).valid) {
+      // Undecided: repairing a valid polygon leaves it the same.
+      const std::optional<Verdict> verdict = judge_bounded(part);
+      if (verdict && verdict->valid) {
         polygons.push_back(own(GEOSGeom_clone_r(handle, part)));
         continue;
       }
@@ -501,8 +515,8 @@ struct GeometryValidator::Geos {
 
   // The union of valid polygons, `meets` telling which meet another. Only
   // those are unioned, and a polygon with many holes first has the holes
-  // strictly inside its shell that meet none of its other holes and no
-  // other of those polygons filled in: they go back, as holes, into the
+  // that meet no other of those polygons filled in (unless they touch its
+  // shell, or a hole that does or that meets another polygon): they go back, as holes, into the
   // union's polygon that covers them, so that GEOS's union has few holes to
   // place. (Filling a hole no other polygon meets changes nothing another
   // polygon's holes meet.) Null when GEOS fails.
@@ -523,29 +537,40 @@ struct GeometryValidator::Geos {
     for (std::size_t p = 0; p < meeting.size(); ++p) {
       const int count = GEOSGetNumInteriorRings_r(handle, meeting[p].get());
       if (count < kManyRings) continue;
-      // A hole that touches the shell or another hole stays: the union may
-      // move that edge or node, and the hole would then cross it.
+      // Holes that touch go or stay together (the union re-nodes the edges
+      // it keeps, and a hole set aside would no longer meet them exactly),
+      // and those that touch the shell stay.
       const Owned shell = ring_polygon(GEOSGetExteriorRing_r(handle, meeting[p].get()));
       const PreparedOwned prepared_shell = prepare(shell.get());
       std::vector<Owned> holes;
-      for (int h = 0; h < count; ++h)
-        holes.push_back(ring_polygon(GEOSGetInteriorRingN_r(handle, meeting[p].get(), h)));
-      const std::vector<bool> touching = meets_another(raw(holes));
-      std::vector<Owned> near;
       for (int h = 0; h < count; ++h) {
+        holes.push_back(ring_polygon(GEOSGetInteriorRingN_r(handle, meeting[p].get(), h)));
+      }
+      std::vector<std::size_t> group(holes.size());
+      for (std::size_t h = 0; h < group.size(); ++h) group[h] = h;
+      const auto root = [&group](std::size_t h) {
+        while (group[h] != h) h = group[h] = group[group[h]];
+        return h;
+      };
+      for (const auto& [a, b] : meeting_pairs(raw(holes))) group[root(a)] = root(b);
+      std::vector<bool> group_stays(holes.size(), false);
+      for (std::size_t h = 0; h < holes.size(); ++h) {
         poll_cancel_every(h);
-        Owned& hole = holes[h];
-        const Envelope hole_envelope = envelope(hole.get());
-        bool is_near = touching[h] || !contains_properly(prepared_shell.get(), hole.get());
-        for (std::size_t other = 0; other < meeting.size() && !is_near; ++other) {
+        const Envelope hole_envelope = envelope(holes[h].get());
+        bool stays = !contains_properly(prepared_shell.get(), holes[h].get());
+        for (std::size_t other = 0; other < meeting.size() && !stays; ++other) {
           if (other == p || !hole_envelope.intersects(envelopes[other])) continue;
           if (prepared[other] == nullptr) prepared[other] = prepare(meeting[other].get());
-          is_near = polygons_meet(prepared[other].get(), envelopes[other], hole.get(), hole_envelope);
+          stays = polygons_meet(prepared[other].get(), envelopes[other], holes[h].get(), hole_envelope);
         }
-        if (is_near) {
-          near.push_back(exterior_ring(hole.get()));
+        if (stays) group_stays[root(h)] = true;
+      }
+      std::vector<Owned> near;
+      for (std::size_t h = 0; h < holes.size(); ++h) {
+        if (group_stays[root(h)]) {
+          near.push_back(exterior_ring(holes[h].get()));
         } else {
-          set_aside.push_back(std::move(hole));
+          set_aside.push_back(std::move(holes[h]));
         }
       }
       prepared[p].reset();
@@ -675,10 +700,17 @@ struct GeometryValidator::Geos {
     return std::find(meets.begin(), meets.end(), true) != meets.end();
   }
 
-  // Which of `geometries` intersect another (touching included): a sweep
-  // over their envelopes, then GEOS on each pair whose envelopes overlap,
-  // the one with more vertices prepared.
+  // Which of `geometries` intersect another (touching included).
   std::vector<bool> meets_another(const std::vector<const GEOSGeometry*>& geometries) {
+    std::vector<bool> meets(geometries.size(), false);
+    for (const auto& [a, b] : meeting_pairs(geometries)) meets[a] = meets[b] = true;
+    return meets;
+  }
+
+  // The pairs of `geometries` that intersect (touching included), as
+  // indexes: a sweep over their envelopes, then GEOS on each pair whose
+  // envelopes overlap, the one with more vertices prepared.
+  std::vector<std::pair<std::size_t, std::size_t>> meeting_pairs(const std::vector<const GEOSGeometry*>& geometries) {
     const std::size_t n = geometries.size();
     std::vector<Envelope> envelopes(n);
     std::vector<int> vertices(n);
@@ -692,23 +724,23 @@ struct GeometryValidator::Geos {
     std::sort(order.begin(), order.end(),
               [&](std::size_t a, std::size_t b) { return envelopes[a].min_x < envelopes[b].min_x; });
     std::vector<PreparedOwned> prepared(n);
-    std::vector<bool> meets(n, false);
-    std::size_t pairs = 0;
+    std::vector<std::pair<std::size_t, std::size_t>> pairs;
+    std::size_t tested = 0;
     for (std::size_t i = 0; i < order.size(); ++i) {
       const std::size_t a = order[i];
       for (std::size_t j = i + 1; j < order.size() && envelopes[order[j]].min_x <= envelopes[a].max_x; ++j) {
         const std::size_t b = order[j];
         if (!envelopes[a].intersects(envelopes[b])) continue;
-        poll_cancel_every(pairs++);
+        poll_cancel_every(tested++);
         const std::size_t big = vertices[a] >= vertices[b] ? a : b;
         const std::size_t small = big == a ? b : a;
         if (prepared[big] == nullptr) prepared[big] = prepare(geometries[big]);
         if (polygons_meet(prepared[big].get(), envelopes[big], geometries[small], envelopes[small])) {
-          meets[a] = meets[b] = true;
+          pairs.emplace_back(a, b);
         }
       }
     }
-    return meets;
+    return pairs;
   }
 
   struct Envelope {

@@ -392,9 +392,17 @@ TEST_F(ManyRings, HoleTouchingItsShellStaysWhenAnIslandCrossesThatEdge) {
     for (int j = 0; j < 8; ++j) holes.push_back(square_ring(4 + 8 * i, 34 + 8 * j, 2));
   }
   holes.push_back("[[10,3],[12,8],[8,8],[10,3]]");
+  // Two pairs of holes touching at a point: the island crosses one hole of
+  // the first pair; the second pair is away from everything.
+  holes.push_back(square_ring(70, 24, 2));
+  holes.push_back(square_ring(72, 26, 2));
+  holes.push_back(square_ring(90, 90, 2));
+  holes.push_back(square_ring(92, 92, 2));
   const std::string mainland = polygon("[[0,0],[100,30],[100,100],[0,100],[0,0]]", holes);
   const std::string island = polygon("[[39,-2],[47,-3],[43,28],[39,-2]]", {});
-  expect_repaired_like_geos(R"({"type":"MultiPolygon","coordinates":[)" + mainland + "," + island + "]}");
+  const std::string second_island = polygon("[[71,23],[73,30],[69,30],[71,23]]", {});
+  expect_repaired_like_geos(R"({"type":"MultiPolygon","coordinates":[)" + mainland + "," + island + "," +
+                            second_island + "]}");
 }
 
 TEST_F(ManyRings, GeosGivingUpFailsTheFeatureOnly) {
