@@ -198,6 +198,12 @@ std::string polygon(const std::string& shell, const std::vector<std::string>& ho
   return text + "]";
 }
 
+std::string multi_polygon(const std::vector<std::string>& parts) {
+  std::string json = R"({"type":"MultiPolygon","coordinates":[)";
+  for (std::size_t i = 0; i < parts.size(); ++i) json += (i ? "," : "") + parts[i];
+  return json + "]}";
+}
+
 // Geometries with many rings take the ring-by-ring path; these compare it
 // with GEOS repairing the same input whole (the structure method).
 class ManyRings : public ::testing::Test {
@@ -355,9 +361,7 @@ TEST_F(ManyRings, MultiPolygonWithMeetingIslandsIsUnionedLikeGeos) {
   parts.push_back(polygon(ring(25, 25, 3), {}));                        // covers a lake of the mainland
   parts.push_back(polygon(bowtie_ring(200, 0, 10), {}));                // invalid: repairs into two
   parts.push_back(polygon(square_ring(120, 0, 50), grid_of_lakes(7)));  // a second lake land, apart
-  std::string json = R"({"type":"MultiPolygon","coordinates":[)";
-  for (std::size_t i = 0; i < parts.size(); ++i) json += (i ? "," : "") + parts[i];
-  expect_repaired_like_geos(json + "]}");
+  expect_repaired_like_geos(multi_polygon(parts));
 }
 
 // Lakes on a jittered grid: each stays in its cell unless `wander`.
@@ -401,8 +405,7 @@ TEST_F(ManyRings, HoleTouchingItsShellStaysWhenAnIslandCrossesThatEdge) {
   const std::string mainland = polygon("[[0,0],[100,30],[100,100],[0,100],[0,0]]", holes);
   const std::string island = polygon("[[39,-2],[47,-3],[43,28],[39,-2]]", {});
   const std::string second_island = polygon("[[71,23],[73,30],[69,30],[71,23]]", {});
-  expect_repaired_like_geos(R"({"type":"MultiPolygon","coordinates":[)" + mainland + "," + island + "," +
-                            second_island + "]}");
+  expect_repaired_like_geos(multi_polygon({mainland, island, second_island}));
 }
 
 TEST_F(ManyRings, GeosGivingUpFailsTheFeatureOnly) {
@@ -473,9 +476,7 @@ TEST_F(ManyRings, RandomMultiPolygonsAreRepairedLikeGeos) {
       const double y = coordinate(random);
       parts.push_back(polygon(random() % 5 ? ring(x, y, size(random)) : bowtie_ring(x, y, size(random)), {}));
     }
-    std::string json = R"({"type":"MultiPolygon","coordinates":[)";
-    for (std::size_t i = 0; i < parts.size(); ++i) json += (i ? "," : "") + parts[i];
-    expect_repaired_like_geos(json + "]}");
+    expect_repaired_like_geos(multi_polygon(parts));
   }
 }
 
