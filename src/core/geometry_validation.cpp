@@ -397,7 +397,14 @@ struct GeometryValidator::Geos {
   };
 
   Verdict judge(const GEOSGeometry* geometry, bool with_reason) {
-    if (std::optional<Verdict> quick = judge_many_rings(geometry)) return *quick;
+    if (has_many_rings(geometry)) {
+      if (std::optional<Verdict> quick = judge_many_rings(geometry)) return *quick;
+    }
+    return judge_whole(geometry, with_reason);
+  }
+
+  // GEOS on the whole geometry.
+  Verdict judge_whole(const GEOSGeometry* geometry, bool with_reason) {
     const char valid = GEOSisValid_r(handle, geometry);
     if (valid == 2) throw_failure("GEOS could not validate the geometry");
     if (valid == 1) return {};
@@ -424,9 +431,9 @@ struct GeometryValidator::Geos {
     return false;
   }
 
-  // Nothing when GEOS has to decide; never GEOS whole on many rings.
+  // For a geometry with many rings: nothing when GEOS has to decide; never
+  // GEOS whole on many rings.
   std::optional<Verdict> judge_many_rings(const GEOSGeometry* geometry) {
-    if (!has_many_rings(geometry)) return std::nullopt;
     if (GEOSGeomTypeId_r(handle, geometry) == GEOS_POLYGON) return judge_polygon(geometry);
     // A MultiPolygon whose polygons are valid and meet nowhere is valid.
     std::vector<const GEOSGeometry*> parts;
@@ -448,9 +455,9 @@ struct GeometryValidator::Geos {
 
   // As judge, but GEOS whole only on few rings: nothing when the indexed
   // tests cannot decide.
-  std::optional<Verdict> judge_bounded(const GEOSGeometry* polygon) {
-    if (has_many_rings(polygon)) return judge_many_rings(polygon);
-    return judge(polygon, true);
+  std::optional<Verdict> judge_bounded(const GEOSGeometry* geometry) {
+    if (has_many_rings(geometry)) return judge_many_rings(geometry);
+    return judge_whole(geometry, true);
   }
 
   // A polygon whose rings are each valid, whose holes lie strictly inside
@@ -458,7 +465,7 @@ struct GeometryValidator::Geos {
   // or a ring that is not valid alone, makes it invalid.
   std::optional<Verdict> judge_polygon(const GEOSGeometry* polygon) {
     const Owned shell = ring_polygon(GEOSGetExteriorRing_r(handle, polygon));
-    Verdict verdict = judge(shell.get(), true);
+    Verdict verdict = judge_whole(shell.get(), true);
     if (!verdict.valid) return verdict;
     const PreparedOwned prepared_shell = prepare(shell.get());
     std::vector<Owned> holes;
@@ -466,7 +473,7 @@ struct GeometryValidator::Geos {
     for (int h = 0; h < count; ++h) {
       poll_cancel_every(h);
       holes.push_back(ring_polygon(GEOSGetInteriorRingN_r(handle, polygon, h)));
-      verdict = judge(holes.back().get(), true);
+      verdict = judge_whole(holes.back().get(), true);
       if (!verdict.valid) return verdict;
       if (contains_properly(prepared_shell.get(), holes.back().get())) continue;
       if (intersects(prepared_shell.get(), holes.back().get())) return std::nullopt;
@@ -690,7 +697,7 @@ struct GeometryValidator::Geos {
   // nothing when it collapses.
   Owned repair_ring(const GEOSGeometry* ring) {
     Owned alone = ring_polygon(ring);
-    if (judge(alone.get(), false).valid) return alone;
+    if (judge_whole(alone.get(), false).valid) return alone;
     return own(repair_whole(alone.get()));
   }
 

@@ -442,6 +442,18 @@ TEST_F(ManyRings, CancelDuringTheRepairOfThousandsOfHolesInterruptsIt) {
   EXPECT_GT(check.polls, 3);
 }
 
+// A ring of 3 to 10 positions somewhere in [low, high] on both axes, or,
+// one time in `bowtie_odds`, a bowtie there.
+std::string random_ring(std::mt19937& random, double low, double high, double size_low, double size_high,
+                        unsigned bowtie_odds) {
+  std::uniform_real_distribution<double> coordinate(low, high);
+  std::uniform_real_distribution<double> size(size_low, size_high);
+  const double x = coordinate(random);
+  const double y = coordinate(random);
+  if (random() % bowtie_odds == 0) return bowtie_ring(x, y, size(random));
+  return ring(x, y, size(random), 3 + static_cast<int>(random() % 8));
+}
+
 TEST_F(ManyRings, RandomPolygonsAreJudgedLikeGeos) {
   int valid = 0;
   for (unsigned seed = 1; seed <= 60; ++seed) {
@@ -466,16 +478,10 @@ TEST_F(ManyRings, RandomMultiPolygonsAreRepairedLikeGeos) {
   for (unsigned seed = 1; seed <= 20; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     std::mt19937 random(seed);
-    std::uniform_real_distribution<double> coordinate(-10, 110);
-    std::uniform_real_distribution<double> size(0.5, 6);
     std::vector<std::string> parts;
     parts.push_back(polygon(square_ring(0, 0, 100), random_lakes(random, 0, 0, 10, 1)));
     parts.push_back(polygon(square_ring(100, 0, 50), random_lakes(random, 100, 0, 7, 1)));  // shares an edge
-    for (int island = 0; island < 30; ++island) {
-      const double x = coordinate(random);
-      const double y = coordinate(random);
-      parts.push_back(polygon(random() % 5 ? ring(x, y, size(random)) : bowtie_ring(x, y, size(random)), {}));
-    }
+    for (int island = 0; island < 30; ++island) parts.push_back(polygon(random_ring(random, -10, 110, 0.5, 6, 5), {}));
     expect_repaired_like_geos(multi_polygon(parts));
   }
 }
@@ -484,19 +490,9 @@ TEST_F(ManyRings, RandomPolygonsAreRepairedLikeGeos) {
   for (unsigned seed = 1; seed <= 40; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     std::mt19937 random(seed);
-    std::uniform_real_distribution<double> coordinate(-10, 110);
-    std::uniform_real_distribution<double> radius(0.2, 4);
     std::vector<std::string> holes;
     const int count = 64 + static_cast<int>(random() % 100);
-    for (int h = 0; h < count; ++h) {
-      const double x = coordinate(random);
-      const double y = coordinate(random);
-      if (random() % 10 == 0) {
-        holes.push_back(bowtie_ring(x, y, radius(random)));
-      } else {
-        holes.push_back(ring(x, y, radius(random), 3 + static_cast<int>(random() % 8)));
-      }
-    }
+    for (int h = 0; h < count; ++h) holes.push_back(random_ring(random, -10, 110, 0.2, 4, 10));
     // Half the shells are bowties, whose halves meet at a point.
     const std::string shell = seed % 2 ? square_ring(0, 0, 100) : bowtie_ring(0, 0, 100);
     expect_repaired_like_geos(R"({"type":"Polygon","coordinates":)" + polygon(shell, holes) + "}");
