@@ -13,8 +13,8 @@ namespace geo_import::core {
 
 namespace {
 
-// GEOS 3.11 has one interrupt callback per process; a backend runs one
-// import at a time, so the validator in use installs its check here.
+// What GEOS's one interrupt callback polls: the check of the GeosCancelHook
+// that lives.
 CancelCheck g_cancel_requested = nullptr;
 
 // How many holes a polygon's repair goes through between cancel checks.
@@ -249,7 +249,6 @@ struct GeometryValidator::Geos {
   GEOSMakeValidParams* repair_params = nullptr;
   std::string last_error;
   CancelCheck cancel_requested = nullptr;
-  GEOSInterruptCallback* previous_callback = nullptr;
 
   struct Deleter {
     GEOSContextHandle_t handle;
@@ -878,6 +877,16 @@ struct GeometryValidator::Geos {
   }
 };
 
+GeosCancelHook::GeosCancelHook(CancelCheck cancel_requested) {
+  g_cancel_requested = cancel_requested;
+  previous_callback_ = GEOS_interruptRegisterCallback(cancel_requested != nullptr ? poll_cancel : nullptr);
+}
+
+GeosCancelHook::~GeosCancelHook() {
+  GEOS_interruptRegisterCallback(previous_callback_);
+  g_cancel_requested = nullptr;
+}
+
 GeometryValidator::GeometryValidator(CancelCheck cancel_requested) : geos_(new Geos) {
   geos_->handle = GEOS_init_r();
   if (geos_->handle == nullptr) {
@@ -895,13 +904,9 @@ GeometryValidator::GeometryValidator(CancelCheck cancel_requested) : geos_(new G
   GEOSMakeValidParams_setMethod_r(geos_->handle, geos_->repair_params, GEOS_MAKE_VALID_STRUCTURE);
   GEOSMakeValidParams_setKeepCollapsed_r(geos_->handle, geos_->repair_params, 0);
   geos_->cancel_requested = cancel_requested;
-  g_cancel_requested = cancel_requested;
-  geos_->previous_callback = GEOS_interruptRegisterCallback(cancel_requested != nullptr ? poll_cancel : nullptr);
 }
 
 GeometryValidator::~GeometryValidator() {
-  GEOS_interruptRegisterCallback(geos_->previous_callback);
-  g_cancel_requested = nullptr;
   GEOSMakeValidParams_destroy_r(geos_->handle, geos_->repair_params);
   GEOSWKBWriter_destroy_r(geos_->handle, geos_->writer);
   GEOS_finish_r(geos_->handle);

@@ -24,15 +24,30 @@ struct Validation {
 // from JSON are finite, hence valid, and never do.
 bool needs_geos(const Geometry& geometry);
 
-// One GEOS context (reentrant API), for one import. It may validate on
-// another thread than the one that creates and destroys it, one thread at a
-// time.
+// While one lives, GEOS polls `cancel_requested` during long operations and
+// stops there (the validator's call throws Interrupted). GEOS 3.11 has one
+// interrupt callback per process, for every thread that runs it: at most
+// one hook at a time; create and destroy it while no other thread runs GEOS.
+// The destructor restores the callback that was there before.
+class GeosCancelHook {
+ public:
+  explicit GeosCancelHook(CancelCheck cancel_requested);
+  ~GeosCancelHook();
+  GeosCancelHook(const GeosCancelHook&) = delete;
+  GeosCancelHook& operator=(const GeosCancelHook&) = delete;
+
+ private:
+  void (*previous_callback_)();
+};
+
+// One GEOS context (reentrant API). It may validate on another thread than
+// the one that creates and destroys it, one thread at a time; validators on
+// different threads run side by side.
 class GeometryValidator {
  public:
-  // `cancel_requested`, if given, is polled by GEOS during long operations:
-  // the constructor installs GEOS's interrupt callback, which is process-wide
-  // in GEOS 3.11, and the destructor restores the previous one. Create and
-  // destroy a validator while no other thread runs GEOS.
+  // `cancel_requested`, if given, is polled between the steps the validator
+  // takes itself (the rings of a large polygon); GEOS polls only the check
+  // of a GeosCancelHook.
   explicit GeometryValidator(CancelCheck cancel_requested = nullptr);
   ~GeometryValidator();
   GeometryValidator(const GeometryValidator&) = delete;

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -101,11 +102,25 @@ struct ImportPipeline::State {
   bool next_read(ReadBatch& features);
   // Validates the read batch into `batch`.
   void validate(ReadBatch& features, Batch& batch);
+  // Whether the batch's geometries are large enough to be validated on two
+  // threads (see validate_on_two_threads).
+  bool worth_two_threads(const ReadBatch& features) const;
+  // Validates the batch's geometries that take GEOS into `validated`, the
+  // producer and a helper thread each taking the largest one left.
+  void validate_on_two_threads(ReadBatch& features);
+  // One thread's share of validate_on_two_threads.
+  void validate_taken(ReadBatch& features, GeometryValidator& with);
   // Reads and validates the next batch into `batch`; false when no feature is left.
   bool fill(Batch& batch);
   // The producer thread's work.
   void produce();
-  void add(Feature& feature, Batch& batch);
+  // A validation done ahead by validate_on_two_threads, for `add`.
+  struct Validated {
+    bool done = false;
+    Validation validation;
+    std::vector<uint8_t> ewkb;
+  };
+  void add(Feature& feature, Batch& batch, Validated& validated);
   Validation validate_geometry(Geometry& geometry, std::vector<uint8_t>& ewkb);
   Span append_text(Batch& batch, std::string_view text);
 
@@ -118,7 +133,13 @@ struct ImportPipeline::State {
 
   GeoJsonReader reader;
   PipelineOptions options;
+  std::unique_ptr<GeosCancelHook> geos_cancel_hook;
   std::unique_ptr<GeometryValidator> validator;
+  // The helper thread's GEOS context, in the background only.
+  std::unique_ptr<GeometryValidator> helper_validator;
+  std::vector<Validated> validated;       // per feature of the batch being validated
+  std::vector<std::size_t> largest_first;  // its GEOS geometries, for validate_on_two_threads
+  std::atomic<std::size_t> next_largest{0};
   ReadBatch read_features;  // filled by whoever reads for the producer stage
   std::size_t last_offset = 0;
   // The producer reads itself until a batch takes GEOS; then it starts a
@@ -162,12 +183,15 @@ std::optional<int32_t> ImportPipeline::crs_srid() const { return state_->reader.
 void ImportPipeline::start(const PipelineOptions& options) {
   wait_for_abandoned();
   state_->options = options;
-  // GEOS 3.11's interrupt callback is process-wide: the validator installs it
-  // here and restores the previous one when it is destroyed, after its
+  // GEOS 3.11's interrupt callback is process-wide: the hook installs it
+  // here and restores the previous one when it is destroyed, after the
   // producer is done; an abandoned producer is joined above before a new
-  // validator installs its own.
-  state_->validator = std::make_unique<GeometryValidator>(CancelCheck(State::poll_stop_or_cancel, state_.get()));
+  // hook is installed.
+  const CancelCheck check(State::poll_stop_or_cancel, state_.get());
+  state_->geos_cancel_hook = std::make_unique<GeosCancelHook>(check);
+  state_->validator = std::make_unique<GeometryValidator>(check);
   if (!options.background) return;
+  state_->helper_validator = std::make_unique<GeometryValidator>(check);
   const AllSignalsBlocked blocked;
   try {
     producer_ = std::thread([state = state_] { state->produce(); });
@@ -220,6 +244,8 @@ void ImportPipeline::stop() noexcept {
     producer_.join();
   }
   state.validator.reset();
+  state.helper_validator.reset();
+  state.geos_cancel_hook.reset();
 }
 
 void ImportPipeline::wait_for_abandoned() noexcept {
@@ -309,11 +335,102 @@ bool ImportPipeline::State::next_read(ReadBatch& features) {
   return take(read_batches, features, lock);
 }
 
+namespace {
+
+// A batch whose GEOS geometries average this many positions is validated on
+// two threads. Below it, GEOS is not the larger part of a feature's cost
+// (polygons-100k: 9 positions), and the cores are busy reading and
+// inserting anyway.
+constexpr std::size_t kPositionsForTwoThreads = 64;
+
+std::size_t positions_in(const Geometry& geometry) {
+  std::size_t positions = geometry.position_count();
+  for (const Geometry& member : geometry.members) positions += positions_in(member);
+  return positions;
+}
+
+bool takes_geos(const Feature& feature) {
+  return feature.error.empty() && feature.has_geometry && needs_geos(feature.geometry);
+}
+
+}  // namespace
+
 void ImportPipeline::State::validate(ReadBatch& features, Batch& batch) {
   batch.clear();
+  if (validated.size() < features.count) validated.resize(features.count);
+  for (std::size_t i = 0; i < features.count; ++i) validated[i].done = false;
+  if (helper_validator != nullptr && worth_two_threads(features)) validate_on_two_threads(features);
   for (std::size_t i = 0; i < features.count; ++i) {
-    add(features.features[i], batch);
+    add(features.features[i], batch, validated[i]);
     if (stop_requested) throw Interrupted();
+  }
+}
+
+bool ImportPipeline::State::worth_two_threads(const ReadBatch& features) const {
+  std::size_t geometries = 0;
+  std::size_t positions = 0;
+  for (std::size_t i = 0; i < features.count; ++i) {
+    if (!takes_geos(features.features[i])) continue;
+    ++geometries;
+    positions += positions_in(features.features[i].geometry);
+  }
+  return geometries >= 2 && positions >= kPositionsForTwoThreads * geometries;
+}
+
+void ImportPipeline::State::validate_on_two_threads(ReadBatch& features) {
+  largest_first.clear();
+  std::vector<std::size_t> sizes(features.count);
+  for (std::size_t i = 0; i < features.count; ++i) {
+    if (!takes_geos(features.features[i])) continue;
+    largest_first.push_back(i);
+    sizes[i] = positions_in(features.features[i].geometry);
+  }
+  std::stable_sort(largest_first.begin(), largest_first.end(),
+                   [&](std::size_t a, std::size_t b) { return sizes[a] > sizes[b]; });
+  next_largest = 0;
+  // Both threads are "inside GEOS" until the helper is joined: stop() may
+  // leave the producer here, and the producer then joins the helper before
+  // it ends. Neither reads the document: the features are copies.
+  in_geos = true;
+  std::exception_ptr helper_error;
+  std::thread helper;
+  try {
+    helper = std::thread([&] {
+      try {
+        validate_taken(features, *helper_validator);
+      } catch (...) {
+        helper_error = std::current_exception();
+      }
+    });
+  } catch (const std::system_error&) {
+    // No thread to be had: the producer validates them all.
+  }
+  std::exception_ptr own_error;
+  try {
+    validate_taken(features, *validator);
+  } catch (...) {
+    own_error = std::current_exception();
+  }
+  if (helper.joinable()) helper.join();
+  in_geos = false;
+  if (stop_requested) throw Interrupted();
+  if (own_error) std::rethrow_exception(own_error);
+  if (helper_error) std::rethrow_exception(helper_error);
+}
+
+void ImportPipeline::State::validate_taken(ReadBatch& features, GeometryValidator& with) {
+  try {
+    for (std::size_t taken = next_largest++; taken < largest_first.size(); taken = next_largest++) {
+      if (stop_requested) throw Interrupted();
+      Feature& feature = features.features[largest_first[taken]];
+      Validated& result = validated[largest_first[taken]];
+      result.ewkb.clear();
+      result.validation = with.validate(feature.geometry, options.on_invalid, options.srid, result.ewkb);
+      result.done = true;
+    }
+  } catch (...) {
+    next_largest = largest_first.size();  // the other thread takes no more
+    throw;
   }
 }
 
@@ -352,7 +469,7 @@ Span ImportPipeline::State::append_text(Batch& batch, std::string_view text) {
   return span;
 }
 
-void ImportPipeline::State::add(Feature& feature, Batch& batch) {
+void ImportPipeline::State::add(Feature& feature, Batch& batch, Validated& validated) {
   BatchFeature out;
   out.index = feature.index;
   out.has_id = feature.has_id;
@@ -370,7 +487,13 @@ void ImportPipeline::State::add(Feature& feature, Batch& batch) {
     reason = feature.error;
   } else if (feature.has_geometry) {
     geos_seen = geos_seen || needs_geos(feature.geometry);
-    const Validation validation = validate_geometry(feature.geometry, batch.ewkb);
+    Validation validation;
+    if (validated.done) {
+      validation = std::move(validated.validation);
+      batch.ewkb.insert(batch.ewkb.end(), validated.ewkb.begin(), validated.ewkb.end());
+    } else {
+      validation = validate_geometry(feature.geometry, batch.ewkb);
+    }
     if (validation.outcome == Validation::Outcome::Invalid) {
       out.outcome = BatchFeature::Outcome::Failed;
       reason = validation.reason;

@@ -69,7 +69,10 @@ struct Batch {
 // at most two batches ahead (one ready, one being filled). Once a batch has
 // taken GEOS (anything but points), the producer starts a reader thread
 // that reads the next batches while it validates, at most two batches ahead
-// of it in turn. Buffers are swapped between the threads, never copied. The
+// of it in turn. A batch of large geometries (GEOS's work outweighing the
+// rest) is validated by the producer and a helper thread side by side, each
+// taking the largest geometry left; the batch is then put together in the
+// file's order. Buffers are swapped between the threads, never copied. The
 // threads never receive signals (they start with all of them blocked) and
 // only ever run the core: reader, GEOS, EWKB. Whoever reads polls the cancel
 // check once a feature, as the serial pipeline does. Whatever a thread
@@ -81,7 +84,8 @@ struct Batch {
 // import at once, next_batch polls the caller's check itself while it waits,
 // and stop() leaves a producer that is inside GEOS to finish on its own: it
 // touches nothing of the document (the features were copied out of it),
-// only state it shares with the pipeline, and it ends there. Such a
+// only state it shares with the pipeline, and it ends there, after joining
+// its helper. Such a
 // producer is joined by wait_for_abandoned(), which start() calls. A reader
 // thread, which reads the document, is always joined by stop().
 class ImportPipeline {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -186,13 +187,13 @@ std::string mixed(std::size_t count) {
   return collection(features);
 }
 
-// A MultiPolygon of 100000 bowties: repairing it keeps GEOS busy for
+// A MultiPolygon of `count` bowties: repairing 100000 keeps GEOS busy for
 // seconds, and GEOS polls the cancel check all along. (Not every GEOS
 // operation polls that often: repairing one polygon whose 800 edges all cross
 // runs seconds without a poll in GEOS 3.11.)
-std::string bowties_feature() {
+std::string bowties_feature(int count = 100000) {
   std::string polygons;
-  for (int i = 0; i < 100000; ++i) {
+  for (int i = 0; i < count; ++i) {
     const std::string x = std::to_string(i % 1000 * 3);
     const std::string y = std::to_string(i / 1000 * 3);
     const std::string x2 = std::to_string(i % 1000 * 3 + 2);
@@ -431,6 +432,81 @@ TEST(ImportPipeline, AReaderThreadReadsAheadOnceABatchTakesGeosAndTheBatchesStay
     // The producer, and for polygons the reader it starts after the first batch.
     EXPECT_EQ(check.others.size(), polygons ? 2u : 1u) << (polygons ? "polygons" : "points");
   }
+}
+
+// Counts the calls from each thread other than its creator's.
+struct CallsByThread {
+  const std::thread::id creator = std::this_thread::get_id();
+  mutable std::mutex mutex;
+  mutable std::map<std::thread::id, std::size_t> calls;
+  std::atomic<bool> cancel{false};
+  static bool poll(const void* self) {
+    const auto* check = static_cast<const CallsByThread*>(self);
+    const std::lock_guard<std::mutex> lock(check->mutex);
+    if (std::this_thread::get_id() != check->creator) ++check->calls[std::this_thread::get_id()];
+    return check->cancel;
+  }
+  CancelCheck as_check() const { return CancelCheck(poll, this); }
+  // How many threads have called it at least `at_least` times.
+  std::size_t threads(std::size_t at_least = 1) const {
+    const std::lock_guard<std::mutex> lock(mutex);
+    return std::count_if(calls.begin(), calls.end(), [&](const auto& entry) { return entry.second >= at_least; });
+  }
+};
+
+// Large invalid and valid geometries (GEOS polls while it repairs the
+// bowties), among points, null geometries and a broken feature.
+std::string large_geometries(std::size_t count) {
+  std::vector<std::string> features;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i % 5 == 3) {
+      features.push_back(point_feature(i));
+    } else if (i % 7 == 6) {
+      features.push_back(R"({"type":"Feature","properties":{"n":1},"geometry":null})");
+    } else if (i % 11 == 10) {
+      features.push_back(R"({"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[0,0]]]}})");
+    } else {
+      features.push_back(bowties_feature(100 + 10 * static_cast<int>(i)));
+    }
+  }
+  return collection(features);
+}
+
+TEST(ImportPipeline, BatchesOfLargeGeometriesAreValidatedOnTwoThreadsAndStayTheSame) {
+  for (const InvalidPolicy policy : {InvalidPolicy::Repair, InvalidPolicy::Skip}) {
+    const Seen serial = same_in_both_modes(large_geometries(24), options_for(8, policy));
+    EXPECT_EQ(serial.batches.size(), 3u);
+    EXPECT_EQ(serial.end, "end");
+  }
+  // One batch: the producer, and a helper beside it, poll from GEOS.
+  CallsByThread check;
+  run(large_geometries(12), options_for(100), check.as_check());
+  EXPECT_EQ(check.threads(), 2u);
+  // Small geometries stay on the producer (and the reader it starts).
+  CallsByThread small_check;
+  run(squares(100), options_for(100), small_check.as_check());
+  EXPECT_EQ(small_check.threads(), 1u);
+}
+
+TEST(ImportPipeline, ACancelEndsTheImportAtOnceWhileTwoThreadsAreInsideGeos) {
+  auto document = std::make_unique<testing::ExactDocument>(collection({bowties_feature(), bowties_feature()}));
+  CallsByThread check;
+  auto pipeline = std::make_unique<ImportPipeline>(document->data(), document->size(), check.as_check());
+  pipeline->start(options_for(2));
+  const auto waiting = std::chrono::steady_clock::now();
+  while (check.threads(100) < 2 && seconds_since(waiting) < 30) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(check.threads(100), 2u) << "the producer and its helper poll from inside GEOS";
+  check.cancel = true;
+  const auto start = std::chrono::steady_clock::now();
+  Batch batch;
+  EXPECT_THROW(pipeline->next_batch(batch), Interrupted);
+  pipeline.reset();
+  EXPECT_LT(seconds_since(start), 1.0) << "stop() leaves the producer and its helper inside GEOS";
+  document.reset();  // as the statement's memory goes: neither thread reads it (AddressSanitizer)
+  ImportPipeline::wait_for_abandoned();
+  EXPECT_LT(seconds_since(start), 1.0) << "both stop at GEOS's next poll";
 }
 
 // Records whether it runs on another thread than its creator, and whether
