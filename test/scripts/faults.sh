@@ -19,11 +19,12 @@
 #    2.5x the payload (the reader refuses the string before copying it);
 #    pg_cancel_backend stops its import within 0.5 s too. Skipped when the
 #    machine has less than 8 GB available (FAULTS_BIG=0 skips it too).
-# 3. One feature GEOS needs long to repair (a star polygon of 1201 edges
-#    that all cross: about 37 s): pg_cancel_backend 0.5 s into its import
-#    stops it within 0.5 s, though GEOS 3.11 polls its interrupt callback
-#    only between some steps of the repair (about 3 s apart here): the
-#    import leaves its producer thread to finish that step on its own.
+# 3. Two features GEOS needs long to repair (star polygons of 1201 edges
+#    that all cross: about 37 s each), repaired side by side by the
+#    producer and its helper thread: pg_cancel_backend 0.5 s into their
+#    import stops it within 0.5 s, though GEOS 3.11 polls its interrupt
+#    callback only between some steps of the repair (about 3 s apart here):
+#    the import leaves both threads to finish that step on their own.
 # 4. 200 imports in one backend (PostgREST reuses its connections), every
 #    tenth of them failing, leave its memory flat: private RSS (RssAnon; the
 #    shared buffers it touches are not its own) grows less than 10 MB from
@@ -59,7 +60,7 @@ check_le() { # check_le <description> <value> <limit>: value <= limit (numbers)
 }
 skip() { tests=$((tests + 1)); echo "ok $tests - $1 # SKIP $2"; }
 
-echo "1..17"
+echo "1..18"
 
 # --- the database and the 1M-point payload ---------------------------------------------------
 psql_quiet -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" 2>/dev/null
@@ -297,7 +298,8 @@ import json, math
 n, k = 1201, 600  # the star polygon {1201/600}: every edge crosses hundreds of others
 ring = [[round(math.cos(2 * math.pi * (i * k % n) / n), 9), round(math.sin(2 * math.pi * (i * k % n) / n), 9)]
         for i in range(n)]
-print(json.dumps({"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}}))
+star = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}}
+print(json.dumps({"type": "FeatureCollection", "features": [star, star]}))
 PY
 psql_quiet -d "$DB" -c "\\copy payloads (doc) FROM '$WORK/star.json'" -c "UPDATE payloads SET name = 'star' WHERE name IS NULL"
 PGAPPNAME=faults_star psql -X -At -d "$DB" -c "SELECT status FROM import_geojson('$FILE', (SELECT doc FROM payloads WHERE name = 'star'))" \
@@ -309,10 +311,12 @@ for _ in $(seq 500); do
   sleep 0.02
 done
 sleep 0.5
+threads=$(ls "/proc/$pid/task" 2>/dev/null | wc -l)
 signal=$(sql "SELECT extract(epoch FROM clock_timestamp()) FROM (SELECT pg_cancel_backend($pid)) c")
+check "two stars in one batch: the backend runs the producer and its helper beside its own thread" 3 "$threads"
 wait || true
 latency=$(seconds "$signal" "$(sed -n 's/^ended //p' "$WORK/star.out")")
-check_le "pg_cancel_backend 0.5 s into the repair of a 1201-edge star polygon stops the import within 0.5 s (took ${latency}s)" \
+check_le "pg_cancel_backend 0.5 s into the repair of two 1201-edge star polygons on two threads stops the import within 0.5 s (took ${latency}s)" \
   "$latency" 0.5
 check "... with 'canceling statement due to user request'" 1 \
   "$(grep -c 'canceling statement due to user request' "$WORK/star.out" || true)"
