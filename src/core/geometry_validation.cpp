@@ -333,14 +333,14 @@ struct GeometryValidator::Geos {
     return polygon_of(std::move(shell), holes);
   }
 
+  // GEOS's constructors of polygons and collections own their parts from
+  // the call on, also when they fail (GEOS ticket 1111): hand them over
+  // before it.
   Owned collection(int type, std::vector<Owned>& parts) {
     std::vector<GEOSGeometry*> raw;
-    for (Owned& part : parts) raw.push_back(part.get());
-    GEOSGeometry* result = GEOSGeom_createCollection_r(handle, type, raw.data(), static_cast<unsigned>(raw.size()));
-    if (result != nullptr) {
-      for (Owned& part : parts) part.release();
-    }
-    return own(result);
+    for (Owned& part : parts) raw.push_back(part.release());
+    parts.clear();
+    return own(GEOSGeom_createCollection_r(handle, type, raw.data(), static_cast<unsigned>(raw.size())));
   }
 
   // GEOS's own reason, e.g. "Self-intersection[0.5 0.5]".
@@ -854,15 +854,10 @@ struct GeometryValidator::Geos {
 
   Owned polygon_of(Owned shell, std::vector<Owned>& holes) {
     std::vector<GEOSGeometry*> pointers;
-    for (Owned& hole : holes) pointers.push_back(hole.get());
-    GEOSGeometry* result =
-        GEOSGeom_createPolygon_r(handle, shell.get(), pointers.data(), static_cast<unsigned>(pointers.size()));
-    if (result != nullptr) {
-      shell.release();  // the polygon owns its rings now
-      for (Owned& hole : holes) hole.release();
-    }
+    for (Owned& hole : holes) pointers.push_back(hole.release());
     holes.clear();
-    return own(result);
+    return own(
+        GEOSGeom_createPolygon_r(handle, shell.release(), pointers.data(), static_cast<unsigned>(pointers.size())));
   }
 
   void append_wkb(const GEOSGeometry* geometry, bool has_z, int32_t srid, std::vector<uint8_t>& out) {

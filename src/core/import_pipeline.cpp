@@ -64,7 +64,7 @@ struct HandOff {
 
 }  // namespace
 
-struct ImportPipeline::State {
+struct ImportPipeline::State : std::enable_shared_from_this<ImportPipeline::State> {
   State(const char* data, std::size_t length, CancelCheck caller_check)
       : cancel_requested(caller_check), reader(data, length, CancelCheck(poll_stop_or_cancel, this)) {}
 
@@ -76,15 +76,37 @@ struct ImportPipeline::State {
   }
   bool stop_or_cancel() const { return poll_stop_or_cancel(this); }
 
-  // The features of one batch as read, before validation.
+  // What validating one feature of a two-thread batch gave, for `add`.
+  struct Validated {
+    bool done = false;
+    Validation validation;
+    std::vector<uint8_t> ewkb;
+    std::exception_ptr error;  // what validating it threw (on the helper)
+  };
+
+  // The features of one batch as read, before validation. Its place in
+  // memory stays while it goes from thread to thread (the hand-off moves
+  // the pointer), so that the helper can validate in it.
   struct ReadBatch {
     std::vector<Feature> features;  // the first `count` are this batch's; the rest keep their buffers
     std::size_t count = 0;
+    // A batch of large geometries is validated on two threads: its GEOS
+    // geometries, largest first, are claimed in that order, under mutex,
+    // by the producer and the helper.
+    bool two_threads = false;
+    std::vector<std::size_t> largest_first;
+    std::size_t next_claim = 0;         // in largest_first
+    std::size_t helper_validating = 0;  // claimed by the helper, not yet done
+    std::vector<Validated> validated;   // per feature; `done` for those validated ahead
   };
+  using ReadBatchPtr = std::unique_ptr<ReadBatch>;
 
   // Reads the next batch's features; false when none is left. The only
   // stage that polls the caller's check once a feature.
   bool read(ReadBatch& features);
+  // Decides whether a batch just read is validated on two threads, and in
+  // which order.
+  void plan(ReadBatch& features) const;
   // Runs on a thread of the pipeline's: fills items with `fill` and hands
   // each over to `slot` until the end, an exception or stop().
   template <typename T, typename Fill>
@@ -96,30 +118,27 @@ struct ImportPipeline::State {
   bool take(HandOff<T>& slot, T& item, std::unique_lock<std::mutex>& lock);
   // The reader thread's work.
   void read_ahead();
-  // Starts the reader thread, from the producer, between batches.
+  // Start the reader and the helper thread, from the producer, between
+  // batches.
   void start_reader();
+  void start_helper();
   // The producer's next read batch: from the reader thread, or read here.
-  bool next_read(ReadBatch& features);
-  // Validates the read batch into `batch`.
-  void validate(ReadBatch& features, Batch& batch);
-  // Whether the batch's geometries are large enough to be validated on two
-  // threads (see validate_on_two_threads).
-  bool worth_two_threads(const ReadBatch& features) const;
-  // Validates the batch's geometries that take GEOS into `validated`, the
-  // producer and a helper thread each taking the largest one left.
+  bool next_read(ReadBatchPtr& features);
+  // The producer's share of a two-thread batch: claims and validates until
+  // none is left, then claims in the next batch read until the helper's
+  // claims in its own are done.
   void validate_on_two_threads(ReadBatch& features);
-  // One thread's share of validate_on_two_threads.
-  void validate_taken(ReadBatch& features, GeometryValidator& with);
+  // With the mutex held: `features` if it is a two-thread batch with a
+  // geometry left to claim, else null; the next batch read, if any.
+  static ReadBatch* with_claim(ReadBatch* features);
+  ReadBatch* ready_batch();
+  // The helper thread's work: validates the geometries it claims, in the
+  // producer's batch or ahead of it, until the end or stop().
+  void help();
   // Reads and validates the next batch into `batch`; false when no feature is left.
   bool fill(Batch& batch);
   // The producer thread's work.
   void produce();
-  // A validation done ahead by validate_on_two_threads, for `add`.
-  struct Validated {
-    bool done = false;
-    Validation validation;
-    std::vector<uint8_t> ewkb;
-  };
   void add(Feature& feature, Batch& batch, Validated& validated);
   Validation validate_geometry(Geometry& geometry, std::vector<uint8_t>& ewkb);
   Span append_text(Batch& batch, std::string_view text);
@@ -127,47 +146,71 @@ struct ImportPipeline::State {
   // Declared before reader, whose constructor polls them.
   CancelCheck cancel_requested;
   std::atomic<bool> stop_requested{false};
-  // Set while the producer runs GEOS; with stop_requested, the handshake
-  // that lets stop() leave it there (see validate_geometry and stop).
+  // Set while the producer, or the helper, runs GEOS; with stop_requested,
+  // the handshake that lets stop() leave it there (see validate_geometry,
+  // help and stop).
   std::atomic<bool> in_geos{false};
+  std::atomic<bool> helper_in_geos{false};
 
   GeoJsonReader reader;
   PipelineOptions options;
   std::unique_ptr<GeosCancelHook> geos_cancel_hook;
   std::unique_ptr<GeometryValidator> validator;
-  // The helper thread's GEOS context, in the background only.
+  // The helper's GEOS context: only with a producer thread.
   std::unique_ptr<GeometryValidator> helper_validator;
-  std::vector<Validated> validated;       // per feature of the batch being validated
-  std::vector<std::size_t> largest_first;  // its GEOS geometries, for validate_on_two_threads
-  std::atomic<std::size_t> next_largest{0};
-  ReadBatch read_features;  // filled by whoever reads for the producer stage
+  ReadBatchPtr read_features = std::make_unique<ReadBatch>();  // the producer's batch
   std::size_t last_offset = 0;
   // The producer reads itself until a batch takes GEOS; then it starts a
   // reader thread, so that reading overlaps validating. On points reading
   // is the producer's main work, and a thread of its own would only share
-  // the cores with the caller's inserts.
+  // the cores with the caller's inserts. The helper starts with the first
+  // batch of large geometries.
   bool geos_seen = false;        // a feature went through GEOS
   bool separate_reader = false;  // reader_thread reads ahead of the producer (the producer's to read and set)
+  bool helper_started = false;   // the producer's to read and set
   std::thread reader_thread;     // started under mutex unless stop_requested; joined by stop()
+  std::thread helper_thread;     // the same; joined by stop() unless inside GEOS
 
   // The hand-offs, reader thread to producer and producer to next_batch,
-  // under mutex.
+  // and the two-thread batch the producer validates, under mutex.
   std::mutex mutex;
   std::condition_variable changed;
-  HandOff<ReadBatch> read_batches;
+  HandOff<ReadBatchPtr> read_batches;
   HandOff<Batch> batches;
+  ReadBatch* validating = nullptr;
 };
 
 namespace {
 
-// The producer a stopped pipeline left inside GEOS (at most one: start()
-// joins it before a new producer starts). A pointer: a std::thread still
-// joinable when static objects are destroyed would terminate the process.
+// The threads stopped pipelines left inside GEOS (start() joins them before
+// a new producer starts). Pointers: a std::thread still joinable when
+// static objects are destroyed would terminate the process.
 std::mutex abandoned_mutex;
-std::thread* abandoned_producer = nullptr;
+std::vector<std::thread*> abandoned_threads;
 
 // How often next_batch looks at the caller's cancel check while it waits.
 constexpr std::chrono::milliseconds kCancelPollInterval{10};
+
+// A batch whose GEOS geometries average this many positions is validated on
+// two threads. Below it, GEOS is not the larger part of a feature's cost
+// (polygons-100k: 9 positions), and the cores are busy reading and
+// inserting anyway.
+constexpr std::size_t kPositionsForTwoThreads = 64;
+
+std::size_t positions_in(const Geometry& geometry) {
+  std::size_t positions = geometry.position_count();
+  for (const Geometry& member : geometry.members) positions += positions_in(member);
+  return positions;
+}
+
+bool takes_geos(const Feature& feature) {
+  return feature.error.empty() && feature.has_geometry && needs_geos(feature.geometry);
+}
+
+void abandon(std::thread& thread) {
+  const std::lock_guard<std::mutex> lock(abandoned_mutex);
+  abandoned_threads.push_back(new std::thread(std::move(thread)));
+}
 
 }  // namespace
 
@@ -185,18 +228,20 @@ void ImportPipeline::start(const PipelineOptions& options) {
   state_->options = options;
   // GEOS 3.11's interrupt callback is process-wide: the hook installs it
   // here and restores the previous one when it is destroyed, after the
-  // producer is done; an abandoned producer is joined above before a new
-  // hook is installed.
+  // threads are done; abandoned threads are joined above before a new hook
+  // is installed.
   const CancelCheck check(State::poll_stop_or_cancel, state_.get());
   state_->geos_cancel_hook = std::make_unique<GeosCancelHook>(check);
   state_->validator = std::make_unique<GeometryValidator>(check);
   if (!options.background) return;
+  // Made before the producer starts, which may start the helper at once.
   state_->helper_validator = std::make_unique<GeometryValidator>(check);
   const AllSignalsBlocked blocked;
   try {
     producer_ = std::thread([state = state_] { state->produce(); });
   } catch (const std::system_error&) {
     // No thread to be had (a limit on processes or memory): work serially.
+    state_->helper_validator.reset();
   }
 }
 
@@ -215,7 +260,7 @@ bool ImportPipeline::next_batch(Batch& batch) {
 }
 
 void ImportPipeline::stop() noexcept {
-  if (abandoned_) return;  // the producer owns what it still uses
+  if (abandoned_) return;  // the threads left behind own what they still use
   State& state = *state_;
   {
     const std::lock_guard<std::mutex> lock(state.mutex);
@@ -223,40 +268,51 @@ void ImportPipeline::stop() noexcept {
   }
   state.changed.notify_all();
   // The reader reads the document, which may be freed once this returns. No
-  // reader starts once stop_requested is set.
+  // reader or helper starts once stop_requested is set.
   std::thread reader;
+  std::thread helper;
   {
     const std::lock_guard<std::mutex> lock(state.mutex);
     reader = std::move(state.reader_thread);
+    helper = std::move(state.helper_thread);
   }
   if (reader.joinable()) reader.join();
-  if (producer_.joinable()) {
-    // stop_requested is set before in_geos is read, and the producer clears
-    // in_geos before it reads stop_requested (both sequentially consistent):
-    // a producer seen inside GEOS stops right after it, without reading on.
-    if (state.in_geos) {
-      wait_for_abandoned();
-      const std::lock_guard<std::mutex> lock(abandoned_mutex);
-      abandoned_producer = new std::thread(std::move(producer_));
+  // stop_requested is set before in_geos is read, and the producer (the
+  // helper) clears in_geos before it reads stop_requested (all sequentially
+  // consistent): a thread seen inside GEOS stops right after it, without
+  // reading on; the helper reads only copies anyway.
+  if (helper.joinable()) {
+    if (state.helper_in_geos) {
+      abandon(helper);
       abandoned_ = true;
-      return;
+    } else {
+      helper.join();
     }
-    producer_.join();
   }
+  if (producer_.joinable()) {
+    if (state.in_geos) {
+      abandon(producer_);
+      abandoned_ = true;
+    } else {
+      producer_.join();
+    }
+  }
+  if (abandoned_) return;  // the state, and GEOS's, goes with the last thread
   state.validator.reset();
   state.helper_validator.reset();
   state.geos_cancel_hook.reset();
 }
 
 void ImportPipeline::wait_for_abandoned() noexcept {
-  std::thread* producer = nullptr;
+  std::vector<std::thread*> threads;
   {
     const std::lock_guard<std::mutex> lock(abandoned_mutex);
-    std::swap(producer, abandoned_producer);
+    std::swap(threads, abandoned_threads);
   }
-  if (producer == nullptr) return;
-  producer->join();
-  delete producer;
+  for (std::thread* thread : threads) {
+    thread->join();
+    delete thread;
+  }
 }
 
 bool ImportPipeline::State::read(ReadBatch& features) {
@@ -270,7 +326,33 @@ bool ImportPipeline::State::read(ReadBatch& features) {
     last_offset = feature.byte_offset;
     if (stop_or_cancel()) throw Interrupted();
   }
+  plan(features);
   return features.count > 0;
+}
+
+void ImportPipeline::State::plan(ReadBatch& features) const {
+  features.largest_first.clear();
+  features.next_claim = 0;
+  features.helper_validating = 0;
+  if (features.validated.size() < features.count) features.validated.resize(features.count);
+  std::size_t positions = 0;
+  for (std::size_t i = 0; i < features.count; ++i) {
+    Validated& validated = features.validated[i];
+    validated.done = false;
+    validated.error = nullptr;
+    if (!takes_geos(features.features[i])) continue;
+    features.largest_first.push_back(i);
+    positions += positions_in(features.features[i].geometry);
+  }
+  const std::size_t geometries = features.largest_first.size();
+  // Only with a producer thread, which starts the helper.
+  features.two_threads =
+      helper_validator != nullptr && geometries >= 2 && positions >= kPositionsForTwoThreads * geometries;
+  if (!features.two_threads) return;
+  std::vector<std::size_t> size(features.count);
+  for (const std::size_t i : features.largest_first) size[i] = positions_in(features.features[i].geometry);
+  std::stable_sort(features.largest_first.begin(), features.largest_first.end(),
+                   [&](std::size_t a, std::size_t b) { return size[a] > size[b]; });
 }
 
 template <typename T, typename Fill>
@@ -312,7 +394,10 @@ bool ImportPipeline::State::take(HandOff<T>& slot, T& item, std::unique_lock<std
 }
 
 void ImportPipeline::State::read_ahead() {
-  hand_over(read_batches, [this](ReadBatch& features) { return read(features); });
+  hand_over(read_batches, [this](ReadBatchPtr& features) {
+    if (features == nullptr) features = std::make_unique<ReadBatch>();
+    return read(*features);
+  });
 }
 
 void ImportPipeline::State::start_reader() {
@@ -327,116 +412,111 @@ void ImportPipeline::State::start_reader() {
   }
 }
 
-bool ImportPipeline::State::next_read(ReadBatch& features) {
-  if (!separate_reader) return read(features);
+void ImportPipeline::State::start_helper() {
+  const std::lock_guard<std::mutex> lock(mutex);
+  helper_started = true;  // once: without a thread, the producer validates alone
+  if (stop_requested) return;
+  try {
+    // Abandoned inside GEOS, it keeps the state alive until it is done.
+    helper_thread = std::thread([self = shared_from_this()] { self->help(); });
+  } catch (const std::system_error&) {
+  }
+}
+
+bool ImportPipeline::State::next_read(ReadBatchPtr& features) {
+  if (!separate_reader) return read(*features);
   std::unique_lock<std::mutex> lock(mutex);
   changed.wait(lock, [this] { return read_batches.has_ready || read_batches.finished || stop_requested; });
   if (stop_requested) throw Interrupted();
   return take(read_batches, features, lock);
 }
 
-namespace {
-
-// A batch whose GEOS geometries average this many positions is validated on
-// two threads. Below it, GEOS is not the larger part of a feature's cost
-// (polygons-100k: 9 positions), and the cores are busy reading and
-// inserting anyway.
-constexpr std::size_t kPositionsForTwoThreads = 64;
-
-std::size_t positions_in(const Geometry& geometry) {
-  std::size_t positions = geometry.position_count();
-  for (const Geometry& member : geometry.members) positions += positions_in(member);
-  return positions;
-}
-
-bool takes_geos(const Feature& feature) {
-  return feature.error.empty() && feature.has_geometry && needs_geos(feature.geometry);
-}
-
-}  // namespace
-
-void ImportPipeline::State::validate(ReadBatch& features, Batch& batch) {
-  batch.clear();
-  if (validated.size() < features.count) validated.resize(features.count);
-  for (std::size_t i = 0; i < features.count; ++i) validated[i].done = false;
-  if (helper_validator != nullptr && worth_two_threads(features)) validate_on_two_threads(features);
-  for (std::size_t i = 0; i < features.count; ++i) {
-    add(features.features[i], batch, validated[i]);
-    if (stop_requested) throw Interrupted();
-  }
-}
-
-bool ImportPipeline::State::worth_two_threads(const ReadBatch& features) const {
-  std::size_t geometries = 0;
-  std::size_t positions = 0;
-  for (std::size_t i = 0; i < features.count; ++i) {
-    if (!takes_geos(features.features[i])) continue;
-    ++geometries;
-    positions += positions_in(features.features[i].geometry);
-  }
-  return geometries >= 2 && positions >= kPositionsForTwoThreads * geometries;
-}
-
 void ImportPipeline::State::validate_on_two_threads(ReadBatch& features) {
-  largest_first.clear();
-  std::vector<std::size_t> sizes(features.count);
-  for (std::size_t i = 0; i < features.count; ++i) {
-    if (!takes_geos(features.features[i])) continue;
-    largest_first.push_back(i);
-    sizes[i] = positions_in(features.features[i].geometry);
-  }
-  std::stable_sort(largest_first.begin(), largest_first.end(),
-                   [&](std::size_t a, std::size_t b) { return sizes[a] > sizes[b]; });
-  next_largest = 0;
-  // Both threads are "inside GEOS" until the helper is joined: stop() may
-  // leave the producer here, and the producer then joins the helper before
-  // it ends. Neither reads the document: the features are copies.
-  in_geos = true;
-  std::exception_ptr helper_error;
-  std::thread helper;
+  std::unique_lock<std::mutex> lock(mutex);
+  validating = &features;
+  changed.notify_all();
   try {
-    helper = std::thread([&] {
-      try {
-        validate_taken(features, *helper_validator);
-      } catch (...) {
-        helper_error = std::current_exception();
+    // Its own batch first; then, while the helper finishes its claims here
+    // (it may hold the largest), the next batch read.
+    for (;;) {
+      ReadBatch* claimed = with_claim(&features);
+      if (claimed == nullptr && features.helper_validating > 0) claimed = with_claim(ready_batch());
+      if (claimed == nullptr) {
+        if (features.helper_validating == 0 || stop_requested) break;
+        changed.wait(lock);
+        continue;
       }
-    });
-  } catch (const std::system_error&) {
-    // No thread to be had: the producer validates them all.
-  }
-  std::exception_ptr own_error;
-  try {
-    validate_taken(features, *validator);
-  } catch (...) {
-    own_error = std::current_exception();
-  }
-  if (helper.joinable()) helper.join();
-  in_geos = false;
-  if (stop_requested) throw Interrupted();
-  if (own_error) std::rethrow_exception(own_error);
-  if (helper_error) std::rethrow_exception(helper_error);
-}
-
-void ImportPipeline::State::validate_taken(ReadBatch& features, GeometryValidator& with) {
-  try {
-    for (std::size_t taken = next_largest++; taken < largest_first.size(); taken = next_largest++) {
-      if (stop_requested) throw Interrupted();
-      Feature& feature = features.features[largest_first[taken]];
-      Validated& result = validated[largest_first[taken]];
+      const std::size_t i = claimed->largest_first[claimed->next_claim++];
+      lock.unlock();
+      Validated& result = claimed->validated[i];
       result.ewkb.clear();
-      result.validation = with.validate(feature.geometry, options.on_invalid, options.srid, result.ewkb);
+      result.validation = validate_geometry(claimed->features[i].geometry, result.ewkb);
       result.done = true;
+      lock.lock();
     }
   } catch (...) {
-    next_largest = largest_first.size();  // the other thread takes no more
+    if (!lock.owns_lock()) lock.lock();
+    validating = nullptr;
     throw;
+  }
+  validating = nullptr;
+  if (stop_requested) throw Interrupted();
+}
+
+ImportPipeline::State::ReadBatch* ImportPipeline::State::with_claim(ReadBatch* features) {
+  if (features == nullptr || !features->two_threads) return nullptr;
+  return features->next_claim < features->largest_first.size() ? features : nullptr;
+}
+
+ImportPipeline::State::ReadBatch* ImportPipeline::State::ready_batch() {
+  return read_batches.has_ready ? read_batches.ready.get() : nullptr;
+}
+
+void ImportPipeline::State::help() {
+  std::unique_lock<std::mutex> lock(mutex);
+  for (;;) {
+    ReadBatch* features = nullptr;
+    changed.wait(lock, [&] {
+      if (stop_requested || batches.finished) return true;
+      features = with_claim(validating);
+      if (features == nullptr) features = with_claim(ready_batch());
+      return features != nullptr;
+    });
+    if (features == nullptr) return;
+    const std::size_t i = features->largest_first[features->next_claim++];
+    ++features->helper_validating;
+    lock.unlock();
+    Validated& result = features->validated[i];
+    result.ewkb.clear();
+    helper_in_geos = true;
+    try {
+      // Set before stop_requested is read: see stop().
+      if (stop_requested) throw Interrupted();
+      result.validation =
+          helper_validator->validate(features->features[i].geometry, options.on_invalid, options.srid, result.ewkb);
+    } catch (...) {
+      result.error = std::current_exception();
+    }
+    helper_in_geos = false;
+    result.done = true;
+    lock.lock();
+    --features->helper_validating;
+    changed.notify_all();
   }
 }
 
 bool ImportPipeline::State::fill(Batch& batch) {
   if (!next_read(read_features)) return false;
-  validate(read_features, batch);
+  ReadBatch& features = *read_features;
+  if (features.two_threads) {
+    if (!helper_started) start_helper();
+    validate_on_two_threads(features);
+  }
+  batch.clear();
+  for (std::size_t i = 0; i < features.count; ++i) {
+    add(features.features[i], batch, features.validated[i]);
+    if (stop_requested) throw Interrupted();
+  }
   return true;
 }
 
@@ -488,6 +568,7 @@ void ImportPipeline::State::add(Feature& feature, Batch& batch, Validated& valid
   } else if (feature.has_geometry) {
     geos_seen = geos_seen || needs_geos(feature.geometry);
     Validation validation;
+    if (validated.error) std::rethrow_exception(validated.error);
     if (validated.done) {
       validation = std::move(validated.validation);
       batch.ewkb.insert(batch.ewkb.end(), validated.ewkb.begin(), validated.ewkb.end());

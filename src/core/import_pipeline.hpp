@@ -71,10 +71,12 @@ struct Batch {
 // that reads the next batches while it validates, at most two batches ahead
 // of it in turn. A batch of large geometries (GEOS's work outweighing the
 // rest) is validated by the producer and a helper thread side by side, each
-// taking the largest geometry left; the batch is then put together in the
-// file's order. Buffers are swapped between the threads, never copied. The
-// threads never receive signals (they start with all of them blocked) and
-// only ever run the core: reader, GEOS, EWKB. Whoever reads polls the cancel
+// taking the largest geometry left, and the helper goes on to the next batch
+// read while the producer finishes its own (one country can take GEOS
+// longer than all the others of its batch); each batch is then put
+// together in the file's order. Buffers are swapped between the threads,
+// never copied. The threads never receive signals (they start with all of
+// them blocked) and only ever run the core: reader, GEOS, EWKB. Whoever reads polls the cancel
 // check once a feature, as the serial pipeline does. Whatever a thread
 // throws is rethrown by next_batch after the batches that came before, so
 // the caller sees exactly what the serial pipeline would show it.
@@ -84,10 +86,10 @@ struct Batch {
 // import at once, next_batch polls the caller's check itself while it waits,
 // and stop() leaves a producer that is inside GEOS to finish on its own: it
 // touches nothing of the document (the features were copied out of it),
-// only state it shares with the pipeline, and it ends there, after joining
-// its helper. Such a
-// producer is joined by wait_for_abandoned(), which start() calls. A reader
-// thread, which reads the document, is always joined by stop().
+// only state it shares with the pipeline, and it ends there. So is a helper
+// inside GEOS, which only ever reads the copies. Threads left so are joined
+// by wait_for_abandoned(), which start() calls. A reader thread, which reads
+// the document, is always joined by stop().
 class ImportPipeline {
  public:
   // `data` as for GeoJsonReader, read by the pipeline's threads until stop();
@@ -103,8 +105,8 @@ class ImportPipeline {
   std::size_t feature_count() const;
   std::optional<int32_t> crs_srid() const;
 
-  // Must be called once, before the first batch. Waits for a producer an
-  // earlier pipeline left inside GEOS (see wait_for_abandoned).
+  // Must be called once, before the first batch. Waits for the threads
+  // earlier pipelines left inside GEOS (see wait_for_abandoned).
   void start(const PipelineOptions& options);
 
   // Fills `batch` with the next features; false when none are left. Throws
@@ -113,15 +115,15 @@ class ImportPipeline {
   // after stop().
   bool next_batch(Batch& batch);
 
-  // Stops the threads: waits for the reader, and for the producer unless it
-  // is inside GEOS, where it is left to finish on its own (the document may
-  // be freed as soon as this returns). No batch follows. Idempotent; the
+  // Stops the threads: waits for the reader, and for the producer and the
+  // helper unless they are inside GEOS, where they are left to finish on
+  // their own (the document may be freed as soon as this returns). No batch follows. Idempotent; the
   // destructor calls it.
   void stop() noexcept;
 
-  // Joins the producer a stopped pipeline left inside GEOS, if any. A FATAL
+  // Joins the threads stopped pipelines left inside GEOS, if any. A FATAL
   // error exits the process without unwinding the stack, and exit() must not
-  // run while a producer does: the database side calls stop() on a live
+  // run while such a thread does: the database side calls stop() on a live
   // pipeline and then this, from a before_shmem_exit callback.
   static void wait_for_abandoned() noexcept;
 
@@ -130,7 +132,7 @@ class ImportPipeline {
 
   std::shared_ptr<State> state_;
   std::thread producer_;    // joinable: the batches come from this thread
-  bool abandoned_ = false;  // stop() left the producer inside GEOS
+  bool abandoned_ = false;  // stop() left the producer or the helper inside GEOS
 };
 
 }  // namespace geo_import::core

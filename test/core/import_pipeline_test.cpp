@@ -413,14 +413,16 @@ struct ThreadsCheck {
   }
 };
 
+std::string square_feature(std::size_t i) {
+  const std::string x = std::to_string(i);
+  const std::string x1 = std::to_string(i + 1);
+  return R"({"type":"Feature","properties":null,"geometry":{"type":"Polygon","coordinates":[[[)" + x + ",0],[" + x1 +
+         ",0],[" + x1 + ",1],[" + x + ",1],[" + x + ",0]]]}}";
+}
+
 std::string squares(std::size_t count) {
   std::vector<std::string> features;
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::string x = std::to_string(i);
-    const std::string x1 = std::to_string(i + 1);
-    features.push_back(R"({"type":"Feature","properties":null,"geometry":{"type":"Polygon","coordinates":[[[)" + x +
-                       ",0],[" + x1 + ",0],[" + x1 + ",1],[" + x + ",1],[" + x + ",0]]]}}");
-  }
+  for (std::size_t i = 0; i < count; ++i) features.push_back(square_feature(i));
   return collection(features);
 }
 
@@ -486,6 +488,28 @@ TEST(ImportPipeline, BatchesOfLargeGeometriesAreValidatedOnTwoThreadsAndStayTheS
   CallsByThread small_check;
   run(squares(100), options_for(100), small_check.as_check());
   EXPECT_EQ(small_check.threads(), 1u);
+}
+
+TEST(ImportPipeline, TheHelperValidatesTheNextBatchWhileTheProducerFinishesItsOwn) {
+  // Batch 1: squares (the reader thread starts after it); batches 2 and 3:
+  // a slow repair each (the producer's, the largest), and a square.
+  const std::string slow = bowties_feature(3000);
+  testing::ExactDocument document(
+      collection({square_feature(0), square_feature(1), slow, square_feature(2), slow, square_feature(3)}));
+  ImportPipeline pipeline(document.data(), document.size());
+  pipeline.start(options_for(2));
+  Batch batch;
+  ASSERT_TRUE(pipeline.next_batch(batch));
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(pipeline.next_batch(batch));
+  const double second = seconds_since(start);
+  start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(pipeline.next_batch(batch));
+  const double third = seconds_since(start);
+  EXPECT_EQ(batch.features[0].outcome, BatchFeature::Outcome::Repaired);
+  EXPECT_LT(third, 0.5 * second) << "batch 3's repair ran beside batch 2's (" << second << " s, then " << third
+                                 << " s)";
+  EXPECT_FALSE(pipeline.next_batch(batch));
 }
 
 TEST(ImportPipeline, ACancelEndsTheImportAtOnceWhileTwoThreadsAreInsideGeos) {
