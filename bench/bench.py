@@ -12,14 +12,17 @@ and then, workload by workload and round by round, runs every contender into
 an empty table of the same shape and indexes (see bench/README.md).
 
 Each measured run gets a fresh connection (so its backend's VmHWM is that
-run's peak), a CHECKPOINT before it, and a sampler thread that reads the
-backend's /proc/<pid>/status and /proc/<pid>/stat every 20 ms. The time is
+run's peak), a CHECKPOINT and the memory warm-up (see warm_memory) before
+it, and a sampler thread that reads the backend's /proc/<pid>/status and
+/proc/<pid>/stat every 20 ms. The time is
 the wall clock around the one statement (or the ogr2ogr process), as the
 client sees it.
 """
 import argparse
+import ctypes
 import datetime
 import json
+import mmap
 import os
 import platform
 import resource
@@ -57,6 +60,7 @@ CONTENDERS = {
     "import_geojson_direct": "import_geojson (the payload alone as a json parameter, text format)",
     "import_geojson_direct_generic": "import_geojson (the same json parameter, plan_cache_mode = force_generic_plan)",
     "import_geojson_no_progress": "import_geojson, geo_import.live_progress = off",
+    "import_geojson_cold": "diagnostic: import_geojson (PostgREST request) without the memory warm-up",
     "ogr2ogr": "ogr2ogr (GDAL, PG_USE_COPY=YES)",
     "set_based": "set-based SQL (PostgREST request)",
     "plpgsql_loop": "PL/pgSQL loop + EXCEPTION (PostgREST request)",
@@ -67,7 +71,8 @@ CONTENDERS = {
     "payload_only_direct": "diagnostic: the same direct json parameter to a function that only reads the payload",
 }
 ANCHORS = ["ogr2ogr", "set_based", "plpgsql_loop", "binary_copy"]
-VARIANTS = ["import_geojson_direct", "import_geojson_direct_generic", "import_geojson_no_progress"]
+VARIANTS = ["import_geojson_direct", "import_geojson_direct_generic", "import_geojson_no_progress",
+            "import_geojson_cold"]
 DIAGNOSTICS = ["binary_copy_no_gist", "binary_copy_no_indexes"]
 # The memory PostgreSQL itself spends on a request before the function runs:
 # each runs wherever the import_geojson call of the same shape runs.
@@ -85,12 +90,44 @@ FUNCTIONS = {
     "import_geojson_direct": "public.import_geojson",
     "import_geojson_direct_generic": "public.import_geojson",
     "import_geojson_no_progress": "public.import_geojson",
+    "import_geojson_cold": "public.import_geojson",
     "set_based": "bench.set_based_import",
     "plpgsql_loop": "bench.plpgsql_loop_import",
     "payload_only": "bench.payload_only",
     "payload_only_direct": "bench.payload_only",
 }
 DIRECT = {"import_geojson_direct", "import_geojson_direct_generic", "payload_only_direct"}
+
+
+def warm_memory(nbytes):
+    """Touches nbytes of fresh anonymous memory and frees it again.
+
+    This machine is a VM whose balloon device reports free pages back to the
+    host (virtio-balloon free page reporting): a page the guest frees is
+    handed back within seconds, and the next first touch of it costs a host
+    fault, several microseconds a page. A run that touches gigabytes (the
+    PostgREST request alone: 10x the payload) would pay that on every page,
+    and the more memory a contender uses, the more it would pay; a database
+    server's memory stays backed. Touching the memory just before a run
+    makes the guest's free pages backed again for every contender alike."""
+    if nbytes <= 0:
+        return
+    area = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    view = (ctypes.c_char * nbytes).from_buffer(area)
+    ctypes.memset(ctypes.addressof(view), 1, nbytes)
+    del view
+    area.close()
+
+
+def warm_bytes(setting, payload_bytes):
+    """--warm-memory: "auto" is 1 GiB plus 16x the payload (what the hungriest
+    contender touches, with its writes' page cache), at most half of the
+    memory available now; "0" turns the warm-up off; a number is GiB."""
+    if setting == "auto":
+        with open("/proc/meminfo") as f:
+            available_kb = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+        return min(2**30 + 16 * payload_bytes, available_kb * 1024 // 2)
+    return int(float(setting) * 2**30)
 
 
 def log(message):
@@ -490,6 +527,8 @@ class Bench:
         label, path, features, polygons = WORKLOADS[workload]
         self.ensure_admin()
         self.reset(contender)
+        if contender != "import_geojson_cold":
+            warm_memory(warm_bytes(self.args.warm_memory, os.path.getsize(WORKLOADS[workload][1])))
         try:
             if contender == "ogr2ogr":
                 elapsed, sampler, result, client_cpu = self.run_ogr2ogr(workload, path, polygons)
@@ -614,7 +653,8 @@ class Bench:
                        "ogr2ogr_command": getattr(self, "ogr_command", None),
                        "copy_sources": self.copy_sources,
                        "settings": {"runs": self.args.runs, "cap": self.args.cap,
-                                    "repeat_limit": self.args.repeat_limit, "quick": self.args.quick}},
+                                    "repeat_limit": self.args.repeat_limit, "quick": self.args.quick,
+                                    "warm_memory": self.args.warm_memory}},
                       f, indent=1)
         self.write_chart_data(s, workloads)
         md = self.markdown(s, workloads, main)
@@ -673,6 +713,16 @@ class Bench:
             "on %d cores." % (
                 self.args.runs, self.args.repeat_limit, self.args.cap, min(r["loadavg"] for r in self.results),
                 max(r["loadavg"] for r in self.results), os.cpu_count() or 0))
+        warm = getattr(self.args, "warm_memory", "0")
+        if warm == "0":
+            add("No memory warm-up (`--warm-memory 0`): every contender met this VM's free memory as it came, "
+                "pages the host had taken back costing a host fault on first touch.")
+        else:
+            add("Before each run the harness touched and freed %s of memory (`--warm-memory`): this VM hands "
+                "freed pages back to its host (virtio-balloon free page reporting), and a page touched again "
+                "costs a host fault, so without it each contender would pay in proportion to the memory it uses, "
+                "which a database server's memory does not (the row *without the memory warm-up* shows the "
+                "difference)." % ("1 GiB plus 16× the payload" if warm == "auto" else "%s GiB" % warm))
         add("")
         add("Contenders: `import_geojson` called exactly as PostgREST calls `supabase.rpc('import_geojson', "
             "{file_id, payload})` (the request body as one `json` bind parameter, `json_to_record`, named "
@@ -861,6 +911,9 @@ def main():
     parser.add_argument("--repeat-limit", type=float, default=120,
                         help="a contender whose run took longer than this (seconds, default 120) is not run again "
                              "on that workload: its one time is reported")
+    parser.add_argument("--warm-memory", default="auto",
+                        help="GiB of memory to touch and free before each run (see warm_memory): auto (default: "
+                             "1 GiB + 16x the payload), 0 (off: the VM's cold pages as they come), or a number")
     parser.add_argument("--report-only", action="store_true",
                         help="re-render results.md and the chart data from OUT/results.json, measuring nothing")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
@@ -883,7 +936,7 @@ def main():
         with open(os.path.join(args.out, "results.json")) as f:
             saved = json.load(f)
         bench.meta, bench.results, bench.ogr_command = saved["environment"], saved["runs"], saved["ogr2ogr_command"]
-        for key in ("runs", "cap", "repeat_limit", "quick"):
+        for key in ("runs", "cap", "repeat_limit", "quick", "warm_memory"):
             if key in saved.get("settings", {}):
                 setattr(args, key, saved["settings"][key])
         bench.copy_sources = saved.get("copy_sources", {})
