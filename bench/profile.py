@@ -2,7 +2,8 @@
 """Profiles one import_geojson call: where the backend's time and memory go.
 
     bench/profile.py [--workload points-1m] [--mode postgrest|direct]
-                     [--freq 499] [--call-graph fp|dwarf] [--out FILE.md]
+                     [--freq 499] [--call-graph fp|dwarf]
+                     [--warm-memory auto|0|GIB] [--out FILE.md]
 
 Run it with the benchmark's cluster up and its database set up (after
 bench/run.sh, or `bench/bench.py --quick`; it sets the database up itself
@@ -11,7 +12,8 @@ when missing), as root or with perf_event_paranoid <= 1:
     eval "$(GEO_IMPORT_CLUSTER=bench scripts/cluster.sh env)"
     /usr/bin/python3 bench/profile.py --workload points-1m --mode postgrest
 
-It runs the import once, the same way the benchmark does, with
+It runs the import once, the same way the benchmark does (after the same
+memory warm-up: bench.warm_memory), with
 `perf record -g` attached to the backend (frame-pointer call graphs:
 Debian builds PostgreSQL, and PGXS builds geo_import, with frame pointers;
 samples inside GEOS, simdjson and libc are attributed by walking up to the
@@ -215,6 +217,7 @@ def main():
     parser.add_argument("--freq", type=int, default=499)
     parser.add_argument("--call-graph", default="fp", choices=["fp", "dwarf"])
     parser.add_argument("--no-progress", action="store_true", help="SET geo_import.live_progress = off")
+    parser.add_argument("--warm-memory", default="auto", help="as bench.py's --warm-memory")
     parser.add_argument("--out")
     args = parser.parse_args()
 
@@ -246,6 +249,7 @@ def main():
     log_path = os.environ.get("GEO_IMPORT_CLUSTER_LOG")
     log_offset = os.path.getsize(log_path) if log_path and os.path.exists(log_path) else None
     probe = MemoryProbe(pid, [0.5, 1.5, 3.0, 6.0, 12.0, 24.0] if log_offset is not None else [])
+    bench.warm_memory(bench.warm_bytes(args.warm_memory, len(payload)))
     probe.start()
     start = time.perf_counter()
     if args.mode == "direct":
@@ -281,7 +285,8 @@ def main():
     out.append("### import_geojson, %s, %s (%s)" % (label, "PostgREST request" if args.mode == "postgrest"
                                                      else bench.CONTENDERS["import_geojson_direct"],
                                                      "live progress off" if args.no_progress else
-                                                     "live progress on"))
+                                                     "live progress on")
+               + ("" if args.warm_memory != "0" else ", without the memory warm-up"))
     out.append("")
     out.append("%.2f s wall, %d perf samples at %d Hz (%s call graphs), backend VmHWM %.0f MiB for a %.0f MiB "
                "payload (%.2f×)." % (elapsed, total, args.freq, args.call_graph, hwm / 1024,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -242,6 +243,72 @@ class StructureCheck {
 }  // namespace
 
 bool needs_geos(const Geometry& geometry) { return !is_point_type(geometry); }
+
+namespace {
+
+// Shewchuk's bound on the rounding error of the orientation determinant
+// computed in doubles ("Adaptive Precision Floating-Point Arithmetic",
+// ccwerrboundA): a determinant larger than this times the sum of its two
+// products' magnitudes has the exact determinant's sign.
+constexpr double kOrientationErrorBound = (3.0 + 16.0 * 0x1p-53) * 0x1p-53;
+
+// The turn a -> b -> c: 1 left, -1 right, 0 when the doubles cannot tell
+// it for certain (on a line, nearly so, or out of the range where the
+// bound holds: products that may have underflowed or overflowed, NaN).
+int certain_turn(const double* a, const double* b, const double* c) {
+  const double left = (a[0] - c[0]) * (b[1] - c[1]);
+  const double right = (a[1] - c[1]) * (b[0] - c[0]);
+  const double magnitude = std::fabs(left) + std::fabs(right);
+  if (!(magnitude > 1e-280 && magnitude < 1e280)) return 0;
+  const double determinant = left - right;
+  const double bound = kOrientationErrorBound * magnitude;
+  if (determinant > bound) return 1;
+  if (determinant < -bound) return -1;
+  return 0;
+}
+
+// Whether the segments pq and rs certainly share no point: their boxes
+// are apart, or one lies strictly on one side of the other's line.
+bool certainly_apart(const double* p, const double* q, const double* r, const double* s) {
+  if (std::max(p[0], q[0]) < std::min(r[0], s[0]) || std::max(r[0], s[0]) < std::min(p[0], q[0]) ||
+      std::max(p[1], q[1]) < std::min(r[1], s[1]) || std::max(r[1], s[1]) < std::min(p[1], q[1])) {
+    return true;
+  }
+  const int r_side = certain_turn(p, q, r);
+  if (r_side != 0 && r_side == certain_turn(p, q, s)) return true;
+  const int p_side = certain_turn(r, s, p);
+  return p_side != 0 && p_side == certain_turn(r, s, q);
+}
+
+}  // namespace
+
+bool is_certainly_simple_polygon(const Geometry& geometry) {
+  const std::vector<uint32_t>& counts = geometry.counts;
+  const bool one_ring =
+      (geometry.type == GeometryType::Polygon && counts.size() == 2 && counts[0] == 1) ||
+      (geometry.type == GeometryType::MultiPolygon && counts.size() == 3 && counts[0] == 1 && counts[1] == 1);
+  if (!one_ring) return false;
+  const std::size_t positions = counts.back();
+  if (positions < 4 || positions - 1 > kMaxCertainRingSegments) return false;
+  const std::size_t dim = geometry.dimension();
+  const double* first = geometry.coords.data();
+  const double* last = first + (positions - 1) * dim;
+  if (first[0] != last[0] || first[1] != last[1]) return false;
+  // Vertex i of the ring, i taken round it: the closing position is vertex 0.
+  const std::size_t segments = positions - 1;
+  const auto vertex = [&](std::size_t i) { return first + (i % segments) * dim; };
+  // Neighbouring edges meet only at their shared vertex when it is a turn.
+  for (std::size_t i = 0; i < segments; ++i) {
+    if (certain_turn(vertex(i), vertex(i + 1), vertex(i + 2)) == 0) return false;
+  }
+  for (std::size_t i = 0; i + 2 < segments; ++i) {
+    // Edge i runs from vertex i to i + 1; the last edge neighbours edge 0.
+    for (std::size_t j = i + 2; j < segments - (i == 0 ? 1 : 0); ++j) {
+      if (!certainly_apart(vertex(i), vertex(i + 1), vertex(j), vertex(j + 1))) return false;
+    }
+  }
+  return true;
+}
 
 struct GeometryValidator::Geos {
   GEOSContextHandle_t handle = nullptr;
@@ -918,7 +985,7 @@ Validation GeometryValidator::validate(Geometry& geometry, InvalidPolicy policy,
     result.reason = problem;
     return result;
   }
-  if (!needs_geos(geometry)) {
+  if (!needs_geos(geometry) || is_certainly_simple_polygon(geometry)) {
     append_ewkb(geometry, srid, ewkb);
   } else {
     Validation checked;

@@ -3,6 +3,8 @@
 #include <geos_c.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -497,6 +499,168 @@ TEST_F(ManyRings, RandomPolygonsAreRepairedLikeGeos) {
     const std::string shell = seed % 2 ? square_ring(0, 0, 100) : bowtie_ring(0, 0, 100);
     expect_repaired_like_geos(R"({"type":"Polygon","coordinates":)" + polygon(shell, holes) + "}");
   }
+}
+
+// One-ring polygons decided without GEOS must be the ones GEOS finds valid.
+class CertainlySimple : public ::testing::Test {
+ protected:
+  using Vertices = std::vector<std::array<double, 2>>;
+
+  void SetUp() override { handle_ = GEOS_init_r(); }
+  void TearDown() override { GEOS_finish_r(handle_); }
+
+  // A Polygon whose one ring runs through `vertices` and back to the first.
+  static Geometry ring_polygon(const Vertices& vertices) {
+    Geometry geometry;
+    geometry.type = GeometryType::Polygon;
+    geometry.counts = {1, static_cast<uint32_t>(vertices.size() + 1)};
+    for (std::size_t i = 0; i <= vertices.size(); ++i) {
+      const auto& v = vertices[i % vertices.size()];
+      geometry.coords.insert(geometry.coords.end(), v.begin(), v.end());
+    }
+    return geometry;
+  }
+
+  // GEOS's isValid on the same doubles.
+  bool geos_valid(const Geometry& geometry) {
+    const auto n = static_cast<unsigned>(geometry.counts[1]);
+    GEOSCoordSequence* sequence = GEOSCoordSeq_create_r(handle_, n, 2);
+    for (unsigned i = 0; i < n; ++i) {
+      GEOSCoordSeq_setXY_r(handle_, sequence, i, geometry.coords[2 * i], geometry.coords[2 * i + 1]);
+    }
+    GEOSGeometry* shell = GEOSGeom_createLinearRing_r(handle_, sequence);
+    EXPECT_NE(shell, nullptr);
+    GEOSGeometry* polygon = GEOSGeom_createPolygon_r(handle_, shell, nullptr, 0);
+    const char valid = GEOSisValid_r(handle_, polygon);
+    GEOSGeom_destroy_r(handle_, polygon);
+    EXPECT_NE(valid, 2);
+    return valid == 1;
+  }
+
+  // Expects GEOS to agree whenever the polygon counts as certainly simple;
+  // returns whether it did count so.
+  bool check(const Vertices& vertices) {
+    const Geometry geometry = ring_polygon(vertices);
+    const bool certain = is_certainly_simple_polygon(geometry);
+    const bool valid = geos_valid(geometry);
+    if (certain) EXPECT_TRUE(valid) << describe(vertices);
+    return certain;
+  }
+
+  static std::string describe(const Vertices& vertices) {
+    std::ostringstream out;
+    out.precision(17);
+    for (const auto& v : vertices) out << "(" << v[0] << " " << v[1] << ") ";
+    return out.str();
+  }
+
+  // `n` vertices around (x, y), in order of angle, at random radii: simple.
+  static Vertices star(std::mt19937& random, std::size_t n, double x, double y, double scale) {
+    std::uniform_real_distribution<double> radius(0.2 * scale, scale);
+    std::uniform_real_distribution<double> jitter(0.0, 0.9);
+    Vertices vertices;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double angle = 2 * M_PI * (static_cast<double>(i) + jitter(random)) / static_cast<double>(n);
+      const double r = radius(random);
+      vertices.push_back({x + r * std::cos(angle), y + r * std::sin(angle)});
+    }
+    return vertices;
+  }
+
+  GEOSContextHandle_t handle_ = nullptr;
+};
+
+TEST_F(CertainlySimple, PlainPolygonsAreDecidedWithoutGeos) {
+  EXPECT_TRUE(check({{0, 0}, {4, 0}, {4, 4}, {0, 4}}));
+  EXPECT_TRUE(check({{0, 0}, {4, 0}, {2, 3}}));
+  EXPECT_TRUE(check({{0, 0}, {4, 0}, {4, 4}, {2, 1}, {0, 4}}));  // concave
+  EXPECT_TRUE(check({{7.4301, 46.9512}, {7.4305, 46.9512}, {7.4306, 46.9517}, {7.4300, 46.9516}}));
+}
+
+TEST_F(CertainlySimple, WhatItCannotDecideGoesToGeos) {
+  // Invalid: edges that cross, touch, overlap or run back on themselves.
+  EXPECT_FALSE(check({{0, 0}, {2, 2}, {2, 0}, {0, 2}}));                  // bowtie
+  EXPECT_FALSE(check({{0, 0}, {4, 0}, {2, 2}, {4, 4}, {0, 4}, {2, 2}}));  // touches itself at a vertex
+  EXPECT_FALSE(check({{0, 0}, {4, 0}, {4, 4}, {2, 0}}));                  // a vertex on an edge
+  EXPECT_FALSE(check({{0, 0}, {4, 0}, {6, 0}, {4, 4}}));                  // a spike back along an edge
+  EXPECT_FALSE(check({{0, 0}, {4, 0}, {8, 0}}));                          // no area
+  // Valid, but not certain without GEOS: three in a row, a repeated position.
+  EXPECT_FALSE(check({{0, 0}, {2, 0}, {4, 0}, {4, 4}, {0, 4}}));
+  EXPECT_FALSE(check({{0, 0}, {4, 0}, {4, 0}, {4, 4}, {0, 4}}));
+  // Out of the range where the rounding bound holds.
+  EXPECT_FALSE(check({{0, 0}, {4e150, 0}, {4e150, 4e150}, {0, 4e150}}));
+  EXPECT_FALSE(check({{0, 0}, {4e-150, 0}, {4e-150, 4e-150}, {0, 4e-150}}));
+  EXPECT_FALSE(check({{0, 0}, {INFINITY, 0}, {4, 4}, {0, 4}}));
+  // Not a Polygon of one closed ring of at most kMaxCertainRingSegments edges.
+  std::mt19937 random(7);
+  EXPECT_FALSE(check(star(random, kMaxCertainRingSegments + 1, 0, 0, 1)));
+  EXPECT_TRUE(check(star(random, kMaxCertainRingSegments, 0, 0, 1)));
+  Geometry open = ring_polygon({{0, 0}, {4, 0}, {4, 4}, {0, 4}});
+  open.coords.back() = 1;
+  EXPECT_FALSE(is_certainly_simple_polygon(open));
+  Geometry holed =
+      read_geometry(R"({"type":"Polygon","coordinates":[[[0,0],[9,0],[9,9],[0,0]],[[5,1],[8,1],[8,4],[5,1]]]})");
+  EXPECT_FALSE(is_certainly_simple_polygon(holed));
+  // A MultiPolygon of one such polygon is one too; of two, GEOS judges how they meet.
+  EXPECT_TRUE(is_certainly_simple_polygon(
+      read_geometry(R"({"type":"MultiPolygon","coordinates":[[[[0,0],[4,0],[4,4],[0,0]]]]})")));
+  EXPECT_FALSE(is_certainly_simple_polygon(read_geometry(
+      R"({"type":"MultiPolygon","coordinates":[[[[0,0],[4,0],[4,4],[0,0]]],[[[5,0],[9,0],[9,4],[5,0]]]]})")));
+  EXPECT_FALSE(is_certainly_simple_polygon(
+      read_geometry(R"({"type":"MultiPolygon","coordinates":[[[[0,0],[2,2],[2,0],[0,2],[0,0]]]]})")));
+}
+
+TEST_F(CertainlySimple, ThreeDimensionalRingsAreJudgedInXY) {
+  Geometry geometry = read_geometry(R"({"type":"Polygon","coordinates":[[[0,0,5],[4,0,6],[4,4,7],[0,0,5]]]})");
+  EXPECT_TRUE(is_certainly_simple_polygon(geometry));
+  geometry = read_geometry(R"({"type":"Polygon","coordinates":[[[0,0,5],[2,2,6],[2,0,7],[0,2,8],[0,0,5]]]})");
+  EXPECT_FALSE(is_certainly_simple_polygon(geometry));
+}
+
+TEST_F(CertainlySimple, RandomRingsAgreeWithGeos) {
+  std::mt19937 random(2026);
+  std::uniform_real_distribution<double> longitude(-180, 180);
+  std::uniform_real_distribution<double> latitude(-90, 90);
+  std::uniform_real_distribution<double> exponent(-4, 6);  // from 0.1 mm (in degrees) to 1000 km (in metres)
+  int stars = 0;
+  int shuffled_certain = 0;
+  for (int round = 0; round < 3000; ++round) {
+    const std::size_t n = 3 + random() % 14;
+    // Simple polygons of doubles: all certain.
+    const Vertices simple = star(random, n, longitude(random), latitude(random), std::pow(10.0, exponent(random)));
+    stars += check(simple);
+    // The same positions in a random order: mostly crossing edges.
+    Vertices shuffled = simple;
+    std::shuffle(shuffled.begin(), shuffled.end(), random);
+    shuffled_certain += check(shuffled);
+    // Small integers: three in a row, touches and overlaps everywhere.
+    Vertices grid;
+    for (std::size_t i = 0; i < n; ++i)
+      grid.push_back({static_cast<double>(random() % 4), static_cast<double>(random() % 4)});
+    check(grid);
+    // One vertex moved onto the midpoint of another edge (exactly: even integers).
+    Vertices touching;
+    for (const auto& v : simple) touching.push_back({2 * std::round(v[0]), 2 * std::round(v[1])});
+    const std::size_t moved = random() % n;
+    const std::size_t edge = (moved + 2 + random() % std::max<std::size_t>(1, n - 3)) % n;
+    const auto& a = touching[edge];
+    const auto& b = touching[(edge + 1) % n];
+    touching[moved] = {(a[0] + b[0]) / 2, (a[1] + b[1]) / 2};
+    check(touching);
+    // Nearly on a line: each vertex a few units in the last place off it.
+    Vertices nearly;
+    std::uniform_real_distribution<double> along(0.0, 1.0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double t = along(random);
+      double x = 0.1 + 12.3 * t;
+      double y = 0.7 + 45.6 * t;
+      for (unsigned step = random() % 4; step > 0; --step) y = std::nextafter(y, random() % 2 ? INFINITY : -INFINITY);
+      nearly.push_back({x, y});
+    }
+    check(nearly);
+  }
+  EXPECT_EQ(stars, 3000);            // the fast path takes every plain polygon
+  EXPECT_GT(shuffled_certain, 300);  // and the shuffles that still make simple rings
 }
 
 TEST(Ewkb, PointIsLittleEndianWithSrid) {
