@@ -399,10 +399,22 @@ class Bench:
                 "ALTER collection_id DROP NOT NULL, ALTER feature_index DROP NOT NULL, "
                 "ALTER geom TYPE public.geometry(Geometry, 4326)" % (table, pkey))
 
+    def wait_for_progress_workers(self):
+        """An import's progress worker settles its log just after the import
+        returns, reading the import's collection and layer while it holds the
+        log's row: a TRUNCATE of those tables meanwhile deadlocks with it."""
+        deadline = time.time() + 60
+        while int(self.admin.execute("SELECT count(*) FROM pg_stat_activity "
+                                     "WHERE backend_type = 'geo_import progress'")[0][0]) > 0:
+            if time.time() > deadline:
+                raise RuntimeError("a geo_import progress worker is still running 60 s after its import")
+            time.sleep(0.01)
+
     def reset(self, contender):
         if contender in PAYLOAD_ONLY:
             pass  # it writes nothing
         elif contender.startswith("import_geojson"):
+            self.wait_for_progress_workers()
             self.admin.execute("TRUNCATE public.geo_features, public.layers, public.feature_collections, "
                                "public.import_logs RESTART IDENTITY")
         else:
