@@ -753,7 +753,9 @@ struct GeoJsonReader::Parser {
       if (error == simdjson::INCORRECT_TYPE) fail("a coordinate is not a number");
       if (error == simdjson::NUMBER_ERROR) fail("a coordinate is out of range");
       check(error, "unreadable coordinate");
-      if (n < 3) xyz[n] = value;
+      // -0 becomes 0: a ring closed from -0 to 0 is closed for GEOS and for
+      // us, but PostGIS compares a ring's ends byte by byte and refuses it.
+      if (n < 3) xyz[n] = value + 0.0;
       ++n;
     }
     if (n == 0) return false;

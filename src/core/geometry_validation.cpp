@@ -297,6 +297,10 @@ bool is_certainly_simple_polygon(const Geometry& geometry) {
   // Vertex i of the ring, i taken round it: the closing position is vertex 0.
   const std::size_t segments = positions - 1;
   const auto vertex = [&](std::size_t i) { return first + (i % segments) * dim; };
+  for (std::size_t i = 0; i < segments; ++i) {
+    const double* v = vertex(i);
+    if (!(std::fabs(v[0]) <= kMaxCertainCoordinate && std::fabs(v[1]) <= kMaxCertainCoordinate)) return false;
+  }
   // Neighbouring edges meet only at their shared vertex when it is a turn.
   for (std::size_t i = 0; i < segments; ++i) {
     if (certain_turn(vertex(i), vertex(i + 1), vertex(i + 2)) == 0) return false;

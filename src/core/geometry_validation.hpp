@@ -26,16 +26,20 @@ struct Validation {
 bool needs_geos(const Geometry& geometry);
 
 // Whether `geometry` is a Polygon (or a MultiPolygon of one Polygon) of one
-// ring, of at most
-// kMaxCertainRingSegments segments, that is simple beyond doubt: closed,
-// every turn a clear left or right (no position repeated next to itself, no
-// three in a row on a line), and no two edges that are not neighbours
-// meeting, every orientation sign decided only where rounding cannot have
-// flipped it. GEOS, whose predicates are exact, finds such a polygon valid
-// too, so it need not be asked; whatever this cannot decide goes to GEOS.
-// Most features of a parcel or building file are such polygons.
+// ring, of at most kMaxCertainRingSegments segments and coordinates within
+// ±kMaxCertainCoordinate, that is simple beyond doubt: closed, every turn a
+// clear left or right (no position repeated next to itself, no three in a
+// row on a line), and no two edges that are not neighbours meeting, every
+// orientation sign decided only where rounding cannot have flipped it.
+// GEOS's predicates are exact in that range, so GEOS finds such a polygon
+// valid too and need not be asked; whatever this cannot decide goes to
+// GEOS. Most features of a parcel or building file are such polygons.
 bool is_certainly_simple_polygon(const Geometry& geometry);
 inline constexpr std::size_t kMaxCertainRingSegments = 32;
+// Beyond about 1e290 GEOS's double-double orientation overflows and calls a
+// clear turn straight (then a simple ring self-intersecting); within this
+// neither its arithmetic nor ours leaves the range of doubles.
+inline constexpr double kMaxCertainCoordinate = 1e100;
 
 // While one lives, GEOS polls `cancel_requested` during long operations and
 // stops there (the validator's call throws Interrupted). GEOS 3.11 has one

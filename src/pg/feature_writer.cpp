@@ -39,6 +39,7 @@ struct FeatureWriter {
   FmgrInfo from_ewkb;
   FmgrInfo transform;
   bool reproject;
+  bool reprojecting;  // the last geometry got as far as ST_Transform: which step an error came from
   int32 target_srid;
   MemoryContext batch_context;  // reset after each write
   Datum* geometries;            // the batch's geometries, by position, in batch_context
@@ -214,8 +215,12 @@ Datum geometry_from_ewkb(FeatureWriter* writer, const core::Batch& batch, const 
   bytea* ewkb = static_cast<bytea*>(palloc(VARHDRSZ + feature.ewkb_length));
   SET_VARSIZE(ewkb, VARHDRSZ + feature.ewkb_length);
   memcpy(VARDATA(ewkb), batch.ewkb.data() + feature.ewkb_offset, feature.ewkb_length);
+  writer->reprojecting = false;
   Datum geometry = FunctionCall1(&writer->from_ewkb, PointerGetDatum(ewkb));
-  if (writer->reproject) geometry = FunctionCall2(&writer->transform, geometry, Int32GetDatum(writer->target_srid));
+  if (writer->reproject) {
+    writer->reprojecting = true;
+    geometry = FunctionCall2(&writer->transform, geometry, Int32GetDatum(writer->target_srid));
+  }
   return geometry;
 }
 
@@ -236,6 +241,7 @@ ErrorData* make_geometries_in_subtransaction(FeatureWriter* writer, const core::
   PG_TRY();
   {
     for (std::size_t i = from; i < to; ++i) {
+      CHECK_FOR_INTERRUPTS();
       if (stores_geometry(batch.features[i])) {
         writer->geometries[i] = geometry_from_ewkb(writer, batch, batch.features[i]);
       }
@@ -343,21 +349,16 @@ int feature_writer_prepare(FeatureWriter* writer, const core::Batch& batch, Geom
   writer->geometries = static_cast<Datum*>(palloc0(sizeof(Datum) * n));
   *failures = nullptr;
   int failed = 0;
-  if (!writer->reproject) {
-    for (std::size_t i = 0; i < n; ++i) {
-      CHECK_FOR_INTERRUPTS();
-      if (stores_geometry(batch.features[i]))
-        writer->geometries[i] = geometry_from_ewkb(writer, batch, batch.features[i]);
-    }
-  } else if (make_geometries_in_subtransaction(writer, batch, 0, n) != nullptr) {
-    // Some feature cannot be reprojected: find which, one at a time.
+  if (make_geometries_in_subtransaction(writer, batch, 0, n) != nullptr) {
+    // Some feature PostGIS refuses or cannot reproject: find which, one at a time.
     *failures = static_cast<GeometryFailure*>(palloc(sizeof(GeometryFailure) * n));
     for (std::size_t i = 0; i < n; ++i) {
-      CHECK_FOR_INTERRUPTS();
       if (!stores_geometry(batch.features[i])) continue;
       if (ErrorData* error = make_geometries_in_subtransaction(writer, batch, i, i + 1)) {
-        (*failures)[failed++] = {i,
-                                 psprintf("cannot reproject it to SRID %d: %s", writer->target_srid, error->message)};
+        (*failures)[failed++] = {
+            i, writer->reprojecting
+                   ? psprintf("cannot reproject it to SRID %d: %s", writer->target_srid, error->message)
+                   : psprintf("PostGIS refused its geometry: %s", error->message)};
       }
     }
   }

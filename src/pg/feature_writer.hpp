@@ -27,15 +27,16 @@ struct FeatureTarget {
 
 FeatureWriter* feature_writer_open(const FeatureTarget& target);
 
-// A feature of the batch whose geometry PostGIS refused (e.g. a coordinate
-// PROJ cannot reproject): its position in the batch and PostGIS's message.
+// A feature of the batch whose geometry PostGIS refused or could not
+// reproject (e.g. a coordinate PROJ cannot reproject): its position in the
+// batch and PostGIS's message.
 struct GeometryFailure {
   std::size_t position;
   const char* message;
 };
 
-// Makes the batch's geometries (EWKB to PostGIS, reprojected). Reprojection
-// runs in a subtransaction, so that a feature it fails on fails alone; such
+// Makes the batch's geometries (EWKB to PostGIS, reprojected) in a
+// subtransaction, so that a feature PostGIS refuses fails alone; such
 // features are returned (in `*failures`, valid until the next write) for the
 // caller to mark failed before feature_writer_write.
 int feature_writer_prepare(FeatureWriter* writer, const core::Batch& batch, GeometryFailure** failures);

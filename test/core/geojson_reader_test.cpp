@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <tuple>
 #include <utility>
 
@@ -68,6 +69,12 @@ TEST(GeoJsonReader, ReadsNestedMultiPolygonCounts) {
   ASSERT_EQ(features.size(), 1u);
   EXPECT_EQ(features[0].geometry.counts, (std::vector<uint32_t>{2, 1, 4, 2, 4, 4}));
   EXPECT_EQ(features[0].geometry.position_count(), 12u);
+}
+
+TEST(GeoJsonReader, NegativeZeroCoordinatesAreReadAsZero) {
+  auto features = read_all(R"({"type":"Polygon","coordinates":[[[0,-0.0],[1,-0],[1,1],[-0e5,1],[0,0]]]})");
+  ASSERT_EQ(features.size(), 1u);
+  for (double value : features[0].geometry.coords) EXPECT_FALSE(std::signbit(value)) << value;
 }
 
 TEST(GeoJsonReader, BadFeatureFailsAloneWithOffset) {

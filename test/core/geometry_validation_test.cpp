@@ -587,7 +587,14 @@ TEST_F(CertainlySimple, WhatItCannotDecideGoesToGeos) {
   // Valid, but not certain without GEOS: three in a row, a repeated position.
   EXPECT_FALSE(check({{0, 0}, {2, 0}, {4, 0}, {4, 4}, {0, 4}}));
   EXPECT_FALSE(check({{0, 0}, {4, 0}, {4, 0}, {4, 4}, {0, 4}}));
-  // Out of the range where the rounding bound holds.
+  // Out of the range where the rounding bound holds, or GEOS's own arithmetic:
+  // this ring is simple, but GEOS 3.11's double-double orientation overflows
+  // on its 1e300-wide edges and finds it self-intersecting.
+  const Vertices wide_and_flat = {{0, 0}, {2e300, 2e-30}, {2e300, 3e-30}, {1e300, 1.0000000000000004e-30}, {0, 3e-30}};
+  EXPECT_FALSE(geos_valid(ring_polygon(wide_and_flat)));
+  EXPECT_FALSE(check(wide_and_flat));
+  EXPECT_FALSE(check({{0, 0}, {1.5 * kMaxCertainCoordinate, 0}, {4, 4}, {0, 4}}));
+  EXPECT_TRUE(check({{0, 0}, {kMaxCertainCoordinate, 0}, {4, 4}, {0, 4}}));
   EXPECT_FALSE(check({{0, 0}, {4e150, 0}, {4e150, 4e150}, {0, 4e150}}));
   EXPECT_FALSE(check({{0, 0}, {4e-150, 0}, {4e-150, 4e-150}, {0, 4e-150}}));
   EXPECT_FALSE(check({{0, 0}, {INFINITY, 0}, {4, 4}, {0, 4}}));
@@ -658,6 +665,14 @@ TEST_F(CertainlySimple, RandomRingsAgreeWithGeos) {
       nearly.push_back({x, y});
     }
     check(nearly);
+    // Very wide and very flat, up to the extremes of the double range.
+    Vertices flat;
+    std::uniform_real_distribution<double> width_exponent(0, 307);
+    std::uniform_real_distribution<double> height_exponent(-300, 0);
+    const double width = std::pow(10.0, width_exponent(random));
+    const double height = std::pow(10.0, height_exponent(random));
+    for (const auto& v : star(random, n, 0, 0, 1)) flat.push_back({v[0] * width, v[1] * height});
+    check(flat);
   }
   EXPECT_EQ(stars, 3000);            // the fast path takes every plain polygon
   EXPECT_GT(shuffled_certain, 300);  // and the shuffles that still make simple rings

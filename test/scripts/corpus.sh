@@ -47,7 +47,7 @@ DECLARE
   verb text;
   rest text;
   idx integer;
-  value text;
+  argument text;
   feature public.geo_features;
   import_log public.import_logs;
   want_error boolean := false;
@@ -84,15 +84,15 @@ BEGIN
       CONTINUE;
     END IF;
     idx := parts[1]::integer;
-    value := parts[2];
+    argument := parts[2];
     CONTINUE WHEN result IS NULL;  -- the import failed; reported below
     IF verb IN ('failed', 'repaired') THEN
       IF verb = 'failed' THEN failures := failures + 1; ELSE repairs := repairs + 1; END IF;
       SELECT * INTO import_log FROM public.import_logs WHERE id = (result ->> 'import_log_id')::uuid;
       IF NOT EXISTS (SELECT FROM jsonb_array_elements(import_log.metadata -> (CASE verb WHEN 'failed' THEN 'errors' ELSE 'repairs' END)) e
-                      WHERE (e ->> 'index')::integer = idx AND strpos(e ->> 'reason', value) > 0) THEN
+                      WHERE (e ->> 'index')::integer = idx AND strpos(e ->> 'reason', argument) > 0) THEN
         RETURN NEXT format('feature %s: expected %s with a reason containing "%s"; the log says %s', idx,
-                           CASE verb WHEN 'failed' THEN 'a failure' ELSE 'a repair' END, value,
+                           CASE verb WHEN 'failed' THEN 'a failure' ELSE 'a repair' END, argument,
                            coalesce((SELECT string_agg(format('%s %s: %s', CASE kind WHEN 'errors' THEN 'failed' ELSE 'repaired' END,
                                                               e ->> 'index', e ->> 'reason'), '; ')
                                        FROM unnest(ARRAY['errors', 'repairs']) AS kind,
@@ -110,12 +110,12 @@ BEGIN
     END IF;
     IF verb = 'feature' THEN
       features := features + 1;
-      IF value = 'NULL' THEN
+      IF argument = 'NULL' THEN
         IF feature.geom IS NOT NULL THEN
           RETURN NEXT format('feature %s: stored %s, expected no geometry', idx, ST_AsEWKT(feature.geom));
         END IF;
-      ELSIF value LIKE '~%' THEN
-        parts := regexp_match(value, '^~(\S+)\s+(.+)$');
+      ELSIF argument LIKE '~%' THEN
+        parts := regexp_match(argument, '^~(\S+)\s+(.+)$');
         tolerance := parts[1]::float8;
         wanted := ST_GeomFromEWKT(parts[2]);
         IF feature.geom IS NULL OR ST_SRID(feature.geom) <> ST_SRID(wanted)
@@ -125,19 +125,19 @@ BEGIN
           RETURN NEXT format('feature %s: stored %s, expected %s within %s', idx, ST_AsEWKT(feature.geom), parts[2],
                              parts[1]);
         END IF;
-      ELSIF feature.geom IS NULL OR ST_AsEWKT(feature.geom) <> value THEN
+      ELSIF feature.geom IS NULL OR ST_AsEWKT(feature.geom) <> argument THEN
         RETURN NEXT format('feature %s: stored %s, expected %s', idx, coalesce(ST_AsEWKT(feature.geom), 'no geometry'),
-                           value);
+                           argument);
       END IF;
     ELSIF verb = 'id' THEN
-      IF value = 'NULL' AND feature.feature_id IS NOT NULL OR value <> 'NULL' AND feature.feature_id IS DISTINCT FROM value THEN
+      IF argument = 'NULL' AND feature.feature_id IS NOT NULL OR argument <> 'NULL' AND feature.feature_id IS DISTINCT FROM argument THEN
         RETURN NEXT format('feature %s: id %s, expected %s', idx, coalesce(quote_literal(feature.feature_id), 'NULL'),
-                           CASE value WHEN 'NULL' THEN value ELSE quote_literal(value) END);
+                           CASE argument WHEN 'NULL' THEN argument ELSE quote_literal(argument) END);
       END IF;
     ELSIF verb = 'properties' THEN
-      IF value = 'NULL' AND feature.properties IS NOT NULL
-         OR value <> 'NULL' AND feature.properties IS DISTINCT FROM value::jsonb THEN
-        RETURN NEXT format('feature %s: properties %s, expected %s', idx, coalesce(feature.properties::text, 'NULL'), value);
+      IF argument = 'NULL' AND feature.properties IS NOT NULL
+         OR argument <> 'NULL' AND feature.properties IS DISTINCT FROM argument::jsonb THEN
+        RETURN NEXT format('feature %s: properties %s, expected %s', idx, coalesce(feature.properties::text, 'NULL'), argument);
       END IF;
     END IF;
   END LOOP;
@@ -260,6 +260,9 @@ SET geo_import.live_progress = off;
 \\set expected \`cat '$expected'\`
 SELECT corpus.counts() AS before \\gset
 SELECT to_jsonb(r) AS result FROM import_geojson('$file_id', $payload_sql, :'options'::jsonb) AS r \\gset
+-- From here on an error is the runner's own: it ends the session before
+-- 'case checked', so the case fails.
+\\set ON_ERROR_STOP on
 \\if :ERROR
 SELECT 'mismatch: ' || line FROM corpus.check(NULL, :'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE', :'before', :'expected') AS line;
 \\else
