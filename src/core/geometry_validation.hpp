@@ -36,7 +36,7 @@ bool needs_geos(const Geometry& geometry);
 // GEOS. Most features of a parcel or building file are such polygons.
 bool is_certainly_simple_polygon(const Geometry& geometry);
 inline constexpr std::size_t kMaxCertainRingSegments = 32;
-// Beyond about 1e290 GEOS's double-double orientation overflows and calls a
+// Near 1e300 GEOS's double-double orientation overflows and calls a
 // clear turn straight (then a simple ring self-intersecting); within this
 // neither its arithmetic nor ours leaves the range of doubles.
 inline constexpr double kMaxCertainCoordinate = 1e100;
