@@ -734,7 +734,7 @@ class Bench:
             "on %d cores." % (
                 self.args.runs, self.args.repeat_limit, self.args.cap, min(r["loadavg"] for r in self.results),
                 max(r["loadavg"] for r in self.results), os.cpu_count() or 0))
-        warm = getattr(self.args, "warm_memory", "0")
+        warm = self.args.warm_memory
         if warm == "0":
             add("No memory warm-up (`--warm-memory 0`): every contender met this VM's free memory as it came, "
                 "pages the host had taken back costing a host fault on first touch.")
@@ -957,9 +957,10 @@ def main():
         with open(os.path.join(args.out, "results.json")) as f:
             saved = json.load(f)
         bench.meta, bench.results, bench.ogr_command = saved["environment"], saved["runs"], saved["ogr2ogr_command"]
-        for key in ("runs", "cap", "repeat_limit", "quick", "warm_memory"):
+        for key in ("runs", "cap", "repeat_limit", "quick"):
             if key in saved.get("settings", {}):
                 setattr(args, key, saved["settings"][key])
+        args.warm_memory = saved.get("settings", {}).get("warm_memory", "0")  # runs before it had none
         bench.copy_sources = saved.get("copy_sources", {})
         for w in bench.copy_sources:
             bench.copy_files[w] = os.path.join(args.cache, "rows-%s.copy" % w)
